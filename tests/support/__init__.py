@@ -1,0 +1,1 @@
+"""Reusable test helpers: TLS certificates, a live server subprocess, a signing device client."""
