@@ -206,11 +206,12 @@ def test_sigkill_mid_round_then_restart_finishes_the_round_once(digits_cnn_tflit
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 512 KiB tmpfs: a real full disk (needs root and mount; skipped where not permitted)."""
+def small_disk(tmp_path: Path, digits_cnn_tflite: Path):
+    """A tmpfs a few models large: a real full disk (needs root and mount; skipped where not permitted)."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
+    size_kib = 8 * digits_cnn_tflite.stat().st_size // 1024 + 1024
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(mount_point)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()} (test_state.py simulates ENOSPC instead)")
@@ -219,10 +220,11 @@ def small_disk(tmp_path: Path):
 
 
 def test_a_full_disk_stops_the_device_and_keeps_its_state(server: LiveServer, tmp_path: Path, digits: Path,
-                                                          small_disk: Path) -> None:
+                                                          small_disk: Path, digits_cnn_tflite: Path) -> None:
     filler = small_disk / "filler"
     stat = os.statvfs(small_disk)
-    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 100_000))  # leave less than the model needs
+    room_left = digits_cnn_tflite.stat().st_size // 2  # less than the model needs
+    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - room_left))
     config = _config(server, tmp_path, digits, state_dir=small_disk / "device")
     with pytest.raises(DiskFullError, match="no space left"):
         _run_once(config)
