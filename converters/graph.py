@@ -58,7 +58,7 @@ class ModelGraph:
 
     @property
     def final_step(self) -> Step | None:
-        """The step producing the output, looking through identities (Dropout); None if none."""
+        """The step producing the output, looking through identities (a rate-0 Dropout); None if none."""
         producers = {step.output: step for step in self.steps}
         step = producers.get(self.output)
         while step is not None and type(step.op) is ops.Op:

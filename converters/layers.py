@@ -67,6 +67,14 @@ def _batch_norm(layer, config):
     return [ops.ScaleShift(epsilon=float(config["epsilon"]))]
 
 
+def _dropout(layer, config):
+    rate = float(config["rate"])
+    if not rate:
+        return [ops.Op()]
+    noise_shape = config.get("noise_shape")
+    return [ops.Dropout(rate=rate, noise_shape=None if noise_shape is None else tuple(noise_shape))]
+
+
 def _embedding(layer, config):
     _check(layer, not config.get("mask_zero"), "mask_zero=True is not supported")
     return [ops.Embedding()]
@@ -106,7 +114,7 @@ LAYER_BUILDERS: dict[str, LeafBuilder] = {
     "Conv2D": lambda layer, c: _conv(layer, c, depthwise=False),
     "Dense": _dense,
     "DepthwiseConv2D": lambda layer, c: _conv(layer, c, depthwise=True),
-    "Dropout": lambda layer, c: [ops.Op()],
+    "Dropout": _dropout,
     "Embedding": _embedding,
     "Flatten": _reshape,
     "GlobalAveragePooling2D": _gap,

@@ -43,6 +43,10 @@ class Op:
     def backward(self, tf: Any, p: dict[str, Any], xs: list[Any], y: Any, dy: Any) -> Grads:
         return [dy], {}
 
+    def noise(self, tf: Any, xs: list[Any], enabled: Any) -> dict[str, Any]:
+        """Random parameters drawn once per train step and given to forward and backward (none here)."""
+        return {}
+
 
 def _sum_to_last(tf: Any, t: Any) -> Any:
     return tf.reduce_sum(t, axis=list(range(len(t.shape) - 1)))
@@ -73,7 +77,7 @@ class Activation(Op):
         upper = 6.0 if self.name == "relu6" else self.max_value
         grads = {
             "linear": lambda: dy,
-            "relu": lambda: tf.where(x > 0, dy, zero) if upper is None else tf.where(tf.logical_and(x > 0, x < upper), dy, zero),
+            "relu": lambda: dy * tf.sign(y) if upper is None else tf.where(tf.logical_and(x > 0, x < upper), dy, zero),
             "leaky_relu": lambda: tf.where(x > 0, dy, dy * self.alpha),
             "sigmoid": lambda: dy * y * (1.0 - y),
             "tanh": lambda: dy * (1.0 - y * y),
@@ -101,8 +105,9 @@ class Dense(Op):
         grads = {"kernel": tf.matmul(flat_x, flat_dy, transpose_a=True)}
         if "bias" in p:
             grads["bias"] = tf.reduce_sum(flat_dy, axis=0)
-        dx = tf.reshape(tf.matmul(flat_dy, p["kernel"], transpose_b=True), x.shape)
-        return [dx], grads
+        # A rank-3 product keeps BATCH_MATMUL (fast with a variable operand) instead of FULLY_CONNECTED.
+        dx = tf.matmul(tf.expand_dims(flat_dy, 0), tf.expand_dims(p["kernel"], 0), transpose_b=True)
+        return [tf.reshape(dx, x.shape)], grads
 
 
 @dataclass
@@ -117,10 +122,18 @@ class Conv(Op):
     def windows(self, x: Any, kernel_shape: tuple[int, ...]) -> tuple[Window, Window]:
         return tuple(Window(kernel_shape[a], self.strides[a], self.padding, x.shape[1 + a], self.dilation[a]) for a in (0, 1))
 
+    @property
+    def constant_kernel(self) -> bool:
+        """True when the kernel is frozen into the graph as a constant."""
+        kernel = self.weights.get("kernel")
+        return kernel is not None and kernel.frozen
+
     def forward(self, tf, p, xs):
         rows, cols = self.windows(xs[0], p["kernel"].shape)
-        conv = spatial.depthwise if self.depthwise else spatial.conv2d
-        out = conv(tf, xs[0], p["kernel"], rows, cols)
+        if self.depthwise:
+            out = spatial.depthwise(tf, xs[0], p["kernel"], rows, cols)
+        else:
+            out = spatial.conv2d(tf, xs[0], p["kernel"], rows, cols, self.constant_kernel)
         return out + p["bias"] if "bias" in p else out
 
     def backward(self, tf, p, xs, y, dy):
@@ -131,7 +144,7 @@ class Conv(Op):
             dx = spatial.depthwise_input_grad(tf, dy, kernel, rows, cols)
         else:
             grads = {"kernel": spatial.conv2d_kernel_grad(tf, x, dy, rows, cols)}
-            dx = spatial.conv2d_input_grad(tf, dy, kernel, rows, cols)
+            dx = spatial.conv2d_input_grad(tf, dy, kernel, rows, cols, self.constant_kernel)
         if "bias" in p:
             grads["bias"] = _sum_to_last(tf, dy)
         return [dx], grads
@@ -243,6 +256,30 @@ class ScaleShift(Op):
         normalized = (xs[0] - p["moving_mean"]) * tf.math.rsqrt(p["moving_variance"] + self.epsilon)
         grads["gamma"] = _sum_to_last(tf, dy * normalized)
         return [dy * self._inv(tf, p)], grads
+
+
+@dataclass
+class Dropout(Op):
+    """Inverted dropout: multiplies by the ``keep`` parameter that the train signature draws each
+    step (``noise``); the identity without one (evaluate, infer)."""
+
+    rate: float = 0.5
+    noise_shape: tuple[int | None, ...] | None = None
+
+    def noise(self, tf, xs, enabled):
+        """``keep``: per element (or per ``noise_shape`` entry, broadcast) 1/(1 − r) with probability
+        1 − r and 0 otherwise, r = rate · enabled; with ``enabled`` 0.0 it is exactly 1."""
+        shape = xs[0].shape if self.noise_shape is None else [n or d for n, d in zip(self.noise_shape, xs[0].shape)]
+        rate = enabled * self.rate
+        # Seeds 0, 0: the interpreter seeds the generator afresh for each instance (RANDOM_UNIFORM).
+        uniform = tf.raw_ops.RandomUniform(shape=list(shape), dtype=tf.float32, seed=0, seed2=0)
+        return {"keep": tf.cast(uniform >= rate, tf.float32) / (1.0 - rate)}
+
+    def forward(self, tf, p, xs):
+        return xs[0] * p["keep"] if "keep" in p else xs[0]
+
+    def backward(self, tf, p, xs, y, dy):
+        return [dy * p["keep"] if "keep" in p else dy], {}
 
 
 @dataclass

@@ -13,6 +13,7 @@ import numpy as np
 from converters.graph import ModelGraph
 from converters.losses import Loss
 from converters.optimizers import Optimizer
+from edge_sdk.model import PLACEHOLDER_INPUT
 
 STEPS = 3
 LOSS_RTOL = 1e-4  # |Δloss| ≤ LOSS_RTOL · max(1, |loss|)
@@ -111,12 +112,16 @@ def _correct(loss: Loss, out: np.ndarray, y: np.ndarray, mask: np.ndarray) -> fl
     return None
 
 
-def signature_run(runner: Any, batches: list) -> dict[str, Any]:
-    """Train on ``batches``, then evaluate the first one, through ``runner(name)(**inputs)``."""
+def signature_run(runner: Any, batches: list, available: Any) -> dict[str, Any]:
+    """Train on ``batches`` with Dropout off (the reference runs Keras in inference mode), then
+    evaluate the first one, through ``runner(name)(**inputs)``; ``available`` names the signatures."""
+    if "set_dropout" in available:
+        runner("set_dropout")(enabled=np.array(0.0, np.float32))
     train = runner("train")
     losses = [float(train(x=x, y=y, mask=mask)["loss"]) for x, y, mask in batches]
     result = runner("evaluate")(x=batches[0][0], y=batches[0][1], mask=batches[0][2])
-    weights = {name: np.asarray(value) for name, value in runner("get_weights")().items()}
+    raw = runner("get_weights")(**{PLACEHOLDER_INPUT: np.zeros(1, np.float32)})
+    weights = {name: np.asarray(value) for name, value in raw.items()}
     correct = float(result["correct"]) if "correct" in result else None
     return {"losses": losses, "weights": weights, "correct": correct}
 
@@ -126,7 +131,7 @@ def tflite_run(model_bytes: bytes, batches: list) -> tuple[dict[str, Any], str]:
     from edge_sdk.runtime import open_interpreter
 
     interpreter, info = open_interpreter(model_bytes)
-    return signature_run(interpreter.get_signature_runner, batches), str(info)
+    return signature_run(interpreter.get_signature_runner, batches, interpreter.get_signature_list()), str(info)
 
 
 def graph_run(signatures: dict[str, Any], batches: list) -> tuple[dict[str, Any], str]:
@@ -137,7 +142,7 @@ def graph_run(signatures: dict[str, Any], batches: list) -> tuple[dict[str, Any]
     def runner(name: str) -> Any:
         return lambda **inputs: signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
 
-    return signature_run(runner, batches), f"tensorflow {tf.__version__} (exported graph; no Flex-enabled TFLite runtime)"
+    return signature_run(runner, batches, signatures), f"tensorflow {tf.__version__} (exported graph; no Flex-enabled TFLite runtime)"
 
 
 def compare(reference: dict[str, Any], tflite: dict[str, Any], initial: dict[str, np.ndarray], runtime: str) -> ParityReport:

@@ -2,15 +2,19 @@
 
 TensorFlow's own gradients for these ops (Conv2DBackpropFilter, DepthwiseConv2dNativeBackprop*,
 MaxPoolGrad, AvgPoolGrad) need the Flex delegate. These are written with ops that lower to
-TFLite builtins: convolutions of transposed tensors, zero insertion by reshape and pad, and
-strided slices. Everything here runs inside a ``tf.function``; ``tf`` is passed in by the caller
-so importing this module stays light.
+TFLite builtins: matrix products of patches, convolutions of transposed tensors, zero insertion
+by reshape and pad, and strided slices. They are also laid out for speed: the interpreters run
+convolutions fast only with a constant filter, matrix products of computed tensors fast always,
+and every slice or reshape the graph keeps may cost a copy. Everything here runs inside a
+``tf.function``; ``tf`` is passed in by the caller so importing this module stays light.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,20 @@ class Window:
         return self.in_len + self.pad_total
 
 
+def crop(tf: Any, x: Any, top: int, left: int, height: int, width: int) -> Any:
+    """x[:, top : top + height, left : left + width, :], with no op when nothing is cut (a slice is a copy)."""
+    if (top, left, height, width) == (0, 0, *x.shape[1:3]):
+        return x
+    return x[:, top : top + height, left : left + width, :]
+
+
 def pad_input(tf: Any, x: Any, rows: Window, cols: Window, value: float = 0.0) -> Any:
     """Pad x [B,H,W,C] as the forward op does, then crop to what the windows read."""
     paddings = [[0, 0], [rows.pad_before, rows.pad_total - rows.pad_before],
                 [cols.pad_before, cols.pad_total - cols.pad_before], [0, 0]]
     if rows.pad_total or cols.pad_total:
         x = tf.pad(x, paddings, constant_values=value)
-    return x[:, : rows.used_len, : cols.used_len, :]
+    return crop(tf, x, 0, 0, rows.used_len, cols.used_len)
 
 
 def unpad_grad(tf: Any, grad_used: Any, rows: Window, cols: Window) -> Any:
@@ -68,7 +79,7 @@ def unpad_grad(tf: Any, grad_used: Any, rows: Window, cols: Window) -> Any:
     extra = [[0, 0], [0, rows.padded_len - rows.used_len], [0, cols.padded_len - cols.used_len], [0, 0]]
     if extra[1][1] or extra[2][1]:
         grad_used = tf.pad(grad_used, extra)
-    return grad_used[:, rows.pad_before : rows.pad_before + rows.in_len, cols.pad_before : cols.pad_before + cols.in_len, :]
+    return crop(tf, grad_used, rows.pad_before, cols.pad_before, rows.in_len, cols.in_len)
 
 
 def dilate(tf: Any, x: Any, row_stride: int, col_stride: int) -> Any:
@@ -98,7 +109,7 @@ def full_correlation_input(tf: Any, dy: Any, rows: Window, cols: Window) -> Any:
     the flipped kernel gives the gradient w.r.t. the unpadded input."""
     dy = dilate(tf, dy, rows.stride, cols.stride)
     (top, bottom), (left, right) = _correlation_padding(rows, dy.shape[1]), _correlation_padding(cols, dy.shape[2])
-    dy = dy[:, : dy.shape[1] + min(bottom, 0), : dy.shape[2] + min(right, 0), :]
+    dy = crop(tf, dy, 0, 0, dy.shape[1] + min(bottom, 0), dy.shape[2] + min(right, 0))
     return tf.pad(dy, [[0, 0], [top, max(bottom, 0)], [left, max(right, 0)], [0, 0]])
 
 
@@ -107,26 +118,50 @@ def flip_spatial(tf: Any, kernel: Any) -> Any:
     return tf.reverse(tf.reverse(kernel, [0]), [1])
 
 
-def conv2d(tf: Any, x: Any, kernel: Any, rows: Window, cols: Window) -> Any:
-    return tf.nn.conv2d(x, kernel, strides=[1, rows.stride, cols.stride, 1], padding=rows.padding.upper(),
-                        dilations=[1, rows.dilation, cols.dilation, 1])
+def window_selector(rows: Window, cols: Window, channels: int) -> np.ndarray:
+    """A constant depthwise filter [span_r, span_c, C, KH·KW] whose output channel (c, i, j) copies
+    the input channel c under kernel offset (i, j); dilation is spelled out in the span."""
+    selector = np.zeros([rows.span, cols.span, channels, rows.size * cols.size], np.float32)
+    for i in range(rows.size):
+        for j in range(cols.size):
+            selector[i * rows.dilation, j * cols.dilation, :, i * cols.size + j] = 1.0
+    return selector
 
 
-def conv2d_input_grad(tf: Any, dy: Any, kernel: Any, rows: Window, cols: Window) -> Any:
+def patches(tf: Any, x: Any, rows: Window, cols: Window) -> Any:
+    """im2col: [B, OH, OW, C·KH·KW], each output position's window, in (c, i, j) order.
+
+    One depthwise convolution with a constant one-hot filter gathers them: the interpreter runs it
+    with its fast static-filter kernels, where slicing would copy a few bytes at a time."""
+    unit = Window(rows.span, rows.stride, rows.padding, rows.in_len), Window(cols.span, cols.stride, cols.padding, cols.in_len)
+    return depthwise(tf, x, tf.constant(window_selector(rows, cols, x.shape[-1])), *unit)
+
+
+def conv2d(tf: Any, x: Any, kernel: Any, rows: Window, cols: Window, constant_kernel: bool = False) -> Any:
+    """2-D convolution. The interpreter's fast convolution kernels need a constant filter, so a
+    constant (frozen) kernel gets CONV_2D and a variable one a matrix product of the input's patches
+    with the kernel (a product of two computed tensors runs on fast matrix kernels)."""
+    if constant_kernel:
+        return tf.nn.conv2d(x, kernel, strides=[1, rows.stride, cols.stride, 1], padding=rows.padding.upper(),
+                            dilations=[1, rows.dilation, cols.dilation, 1])
+    kh, kw, c_in, c_out = kernel.shape
+    weights = tf.reshape(tf.transpose(kernel, [2, 0, 1, 3]), [c_in * kh * kw, c_out])
+    return tf.matmul(patches(tf, x, rows, cols), weights)
+
+
+def conv2d_input_grad(tf: Any, dy: Any, kernel: Any, rows: Window, cols: Window, constant_kernel: bool = False) -> Any:
     """d conv2d / dx: stride-1 correlation of the dilated, padded dy with the flipped, transposed kernel."""
-    flipped = tf.transpose(flip_spatial(tf, kernel), [0, 1, 3, 2])
-    return tf.nn.conv2d(full_correlation_input(tf, dy, rows, cols), flipped, strides=1, padding="VALID",
-                        dilations=[1, rows.dilation, cols.dilation, 1])
+    padded = full_correlation_input(tf, dy, rows, cols)
+    unit = tuple(Window(w.size, 1, "valid", padded.shape[1 + a], w.dilation) for a, w in enumerate((rows, cols)))
+    return conv2d(tf, padded, tf.transpose(flip_spatial(tf, kernel), [0, 1, 3, 2]), *unit, constant_kernel)
 
 
 def conv2d_kernel_grad(tf: Any, x: Any, dy: Any, rows: Window, cols: Window) -> Any:
-    """d conv2d / d kernel as a convolution of transposed tensors: batch plays the channel."""
-    x_used = pad_input(tf, x, rows, cols)
-    images = tf.transpose(x_used, [3, 1, 2, 0])  # [Cin, H, W, B]
-    filters = tf.transpose(dy, [1, 2, 0, 3])  # [OH, OW, B, Cout]
-    grad = tf.nn.conv2d(images, filters, strides=[1, rows.dilation, cols.dilation, 1], padding="VALID",
-                        dilations=[1, rows.stride, cols.stride, 1])  # [Cin, KH, KW, Cout]
-    return tf.transpose(grad, [1, 2, 0, 3])
+    """d conv2d / d kernel: the input's patches (shared with the forward pass) times dy."""
+    c_in, c_out = x.shape[-1], dy.shape[-1]
+    flat_patches = tf.reshape(patches(tf, x, rows, cols), [-1, c_in * rows.size * cols.size])
+    grad = tf.matmul(flat_patches, tf.reshape(dy, [-1, c_out]), transpose_a=True)
+    return tf.transpose(tf.reshape(grad, [c_in, rows.size, cols.size, c_out]), [1, 2, 0, 3])
 
 
 def depthwise(tf: Any, x: Any, kernel: Any, rows: Window, cols: Window, padding: str | None = None) -> Any:

@@ -16,9 +16,13 @@ import numpy as np
 from edge_sdk.runtime import open_interpreter
 from edge_sdk.wire.manifest import Manifest, ManifestError, read_manifest
 
-__all__ = ["DataSpecError", "ModelFileError", "TrainableModel", "WeightsMismatchError"]
+__all__ = ["DataSpecError", "ModelFileError", "PLACEHOLDER_INPUT", "TrainableModel", "WeightsMismatchError"]
 
 REQUIRED_SIGNATURES = ("train", "evaluate", "infer", "get_weights", "set_weights", "set_learning_rate")
+# The input of the signatures that take no data (get_weights, get_optimizer_state, reset_optimizer):
+# float32 [1], value ignored. LiteRT's Java API cannot call a signature without inputs.
+PLACEHOLDER_INPUT = "unused"
+_PLACEHOLDER_VALUE = np.zeros(1, np.float32)
 
 
 class ModelFileError(ValueError):
@@ -62,6 +66,10 @@ class TrainableModel:
         if signature not in self._runners:
             self._runners[signature] = self._interpreter.get_signature_runner(signature)
         return self._runners[signature](**inputs)
+
+    def _run_without_data(self, signature: str) -> dict[str, np.ndarray]:
+        """Run a signature that takes no data: its one input is the placeholder."""
+        return self._run(signature, **{PLACEHOLDER_INPUT: _PLACEHOLDER_VALUE})
 
     # --- data -----------------------------------------------------------------------------------
 
@@ -174,7 +182,7 @@ class TrainableModel:
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of every weight, by manifest name, in manifest order."""
-        raw = self._run("get_weights")
+        raw = self._run_without_data("get_weights")
         return {spec.name: np.array(raw[spec.name], dtype=np.float32) for spec in self.manifest.weights}
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
@@ -185,7 +193,7 @@ class TrainableModel:
         """Optimizer state tensors by name (empty for plain SGD)."""
         if not self.manifest.optimizer_state:
             return {}
-        raw = self._run("get_optimizer_state")
+        raw = self._run_without_data("get_optimizer_state")
         return {spec.name: np.array(raw[spec.name], dtype=np.float32) for spec in self.manifest.optimizer_state}
 
     def set_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -196,7 +204,7 @@ class TrainableModel:
     def reset_optimizer(self) -> None:
         """Zero the optimizer state (momenta, Adam moments and step count)."""
         if self.manifest.optimizer_state:
-            self._run("reset_optimizer")
+            self._run_without_data("reset_optimizer")
 
     @property
     def learning_rate(self) -> float:

@@ -57,7 +57,7 @@ def test_conversion_prints_checks_and_writes_model_and_manifest(models, tmp_path
 def test_the_fixture_conversion_log_shows_the_checks(digits_cnn_tflite) -> None:
     log = digits_cnn_tflite.with_suffix(".log").read_text()
     assert "builtin only: yes" in log and "parity:      PASSED" in log
-    assert "DepthwiseConv2D" in log and "CONV_2D" in log
+    assert "DepthwiseConv2D" in log and "BATCH_MATMUL" in log
 
 
 @pytest.mark.parametrize(("model", "extra", "message"), [

@@ -49,9 +49,14 @@ CONV_SETTINGS = [  # (height, width, kernel, strides, padding, dilation)
 
 
 @pytest.mark.parametrize(("h", "w", "kernel", "strides", "padding", "dilation"), CONV_SETTINGS)
-def test_conv2d_backward(h, w, kernel, strides, padding, dilation) -> None:
+@pytest.mark.parametrize("frozen", [False, True])
+def test_conv2d_backward(h, w, kernel, strides, padding, dilation, frozen) -> None:
+    """Both forms: patches times kernel (variable kernel) and CONV_2D (kernel frozen as a constant)."""
     op = ops.Conv(strides=strides, padding=padding, dilation=dilation)
-    assert_grads_match(op, {"kernel": rand(*kernel, 3, 4, seed=1), "bias": rand(4, seed=2)}, rand(2, h, w, 3))
+    params = {"kernel": rand(*kernel, 3, 4, seed=1), "bias": rand(4, seed=2)}
+    op.weights = {"kernel": ops.Weight("k", "k", params["kernel"], trainable=not frozen, frozen=frozen)}
+    assert op.constant_kernel is frozen
+    assert_grads_match(op, params, rand(2, h, w, 3))
 
 
 # The converter accepts depthwise convolutions with equal strides and no dilation.
@@ -109,3 +114,29 @@ def test_batch_norm_with_frozen_statistics() -> None:
                                 ops.Rescale(scale=0.5, offset=1.0)])
 def test_shape_ops_backward(op: ops.Op) -> None:
     assert_grads_match(op, {}, rand(2, 4, 4, 3))
+
+
+def test_dropout_backward_uses_the_forward_mask() -> None:
+    keep = (np.random.default_rng(3).uniform(size=(4, 7)) >= 0.4).astype(np.float32) / 0.6
+    x, dy = tf.constant(rand(4, 7)), tf.constant(rand(4, 7, seed=1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.Dropout(rate=0.4).forward(tf, {"keep": keep}, [x])
+    expected = tape.gradient(y, x, output_gradients=dy)
+    dxs, grads = ops.Dropout(rate=0.4).backward(tf, {"keep": keep}, [x], y, dy)
+    np.testing.assert_array_equal(dxs[0].numpy(), expected.numpy())
+    assert grads == {}
+
+
+def test_dropout_is_the_identity_without_a_mask() -> None:
+    op, x = ops.Dropout(rate=0.4), tf.constant(rand(4, 7))
+    np.testing.assert_array_equal(op.forward(tf, {}, [x]).numpy(), x.numpy())
+    np.testing.assert_array_equal(op.backward(tf, {}, [x], x, x)[0][0].numpy(), x.numpy())
+
+
+def test_dropout_mask_follows_the_noise_shape_and_switch() -> None:
+    op, x = ops.Dropout(rate=0.25, noise_shape=(None, 1, 5)), tf.constant(rand(64, 3, 5))
+    keep = op.noise(tf, [x], tf.constant(1.0))["keep"].numpy()
+    assert keep.shape == (64, 1, 5)  # broadcast along the axis the noise shape fixes to 1
+    assert set(np.unique(keep)) == {0.0, np.float32(1 / 0.75)}
+    np.testing.assert_array_equal(op.noise(tf, [x], tf.constant(0.0))["keep"].numpy(), np.ones((64, 1, 5), np.float32))

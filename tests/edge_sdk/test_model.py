@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edge_sdk import DataSpecError, ModelFileError, TrainableModel, WeightsMismatchError
+from edge_sdk.model import PLACEHOLDER_INPUT
 from fedlite.examples import load_digits_split
 
 
@@ -125,6 +126,32 @@ def test_optimizer_state_get_set_and_reset(cnn: TrainableModel, digits) -> None:
     assert all(not np.any(v) for v in cnn.get_optimizer_state().values())
     cnn.set_optimizer_state(state)
     np.testing.assert_array_equal(cnn.get_optimizer_state()["v_conv_kernel"], state["v_conv_kernel"])
+
+
+def test_every_signature_takes_an_input_for_litert_java(cnn: TrainableModel) -> None:
+    """LiteRT's Java ``runSignature`` refuses an empty input map: the signatures that need no data
+    take the placeholder, float32 [1]."""
+    interpreter = cnn._interpreter
+    assert all(io["inputs"] for io in interpreter.get_signature_list().values())
+    for name in ("get_weights", "get_optimizer_state", "reset_optimizer"):
+        details = interpreter.get_signature_runner(name).get_input_details()
+        assert list(details) == [PLACEHOLDER_INPUT], name
+        assert details[PLACEHOLDER_INPUT]["dtype"] == np.float32 and list(details[PLACEHOLDER_INPUT]["shape"]) == [1]
+
+
+@pytest.mark.parametrize("value", [np.nan, -np.inf, 3e38, 7.0])
+def test_the_placeholder_value_changes_nothing(cnn: TrainableModel, digits, value: float) -> None:
+    cnn.fit(digits[0][:64], digits[1][:64], seed=0)
+    weights, state = cnn.get_weights(), cnn.get_optimizer_state()
+    placeholder = {PLACEHOLDER_INPUT: np.array([value], np.float32)}
+    for name, tensor in cnn._run("get_weights", **placeholder).items():
+        np.testing.assert_array_equal(tensor, weights[name])
+    for name, tensor in cnn._run("get_optimizer_state", **placeholder).items():
+        np.testing.assert_array_equal(tensor, state[name])
+    cnn._run("reset_optimizer", **placeholder)
+    assert all(not np.any(v) for v in cnn.get_optimizer_state().values())
+    for name, tensor in cnn.get_weights().items():
+        np.testing.assert_array_equal(tensor, weights[name])
 
 
 @pytest.mark.parametrize(("x", "y", "message"), [

@@ -100,16 +100,11 @@ class LiteRtModel(model: ByteArray, private val manifest: Manifest, threads: Int
 
     /**
      * Runs a signature that needs no data. LiteRT's Java `runSignature` refuses an empty input map,
-     * so such a signature must declare at least one (ignored) input, fed here with zeros.
+     * so such signatures take one placeholder input, float32 [1], whose value is ignored
+     * (docs/model-contract.md); [Manifest.fromModel] has already refused models without it.
      */
     private fun runWithoutData(signature: String, outputs: Map<String, Any>) {
-        val names = interpreter.getSignatureInputs(signature)
-        check(names.isNotEmpty()) {
-            "the model's '$signature' signature takes no input, which LiteRT's Java API cannot call: " +
-                "convert it with a converter that gives it a placeholder input (see android_demo/README.md)"
-        }
-        val inputs = names.associateWith { direct(interpreter.getInputTensorFromSignature(it, signature).numBytes()) }
-        interpreter.runSignature(inputs, outputs, signature)
+        interpreter.runSignature(mapOf(Manifest.PLACEHOLDER_INPUT to floats(floatArrayOf(0f))), outputs, signature)
     }
 
     override fun close() = interpreter.close()

@@ -3,6 +3,7 @@ package org.fedlite.core.model;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.fedlite.core.DecodeException;
 import org.fedlite.core.json.JsonObject;
 import org.fedlite.core.json.JsonReader;
@@ -17,18 +18,39 @@ public record Manifest(String modelId, int batchSize, String task, TensorSpec in
     public static final String METADATA_NAME = "fedlite_manifest";
     /** The manifest format this reader understands. */
     public static final long FORMAT_VERSION = 1;
+    /**
+     * The one input (float32 [1], value ignored) of the signatures that take no data: get_weights,
+     * get_optimizer_state, reset_optimizer. LiteRT's {@code Interpreter.runSignature} refuses an
+     * empty input map.
+     */
+    public static final String PLACEHOLDER_INPUT = "unused";
 
     public Manifest {
         weights = Collections.unmodifiableList(new ArrayList<>(weights));
     }
 
-    /** Extracts and parses the manifest embedded in a converted .tflite file. */
+    /**
+     * Extracts and parses the manifest embedded in a converted .tflite file, and checks that LiteRT's
+     * Java API can call every signature of the model.
+     */
     public static Manifest fromModel(byte[] model) {
         byte[] json = TfliteMetadata.read(model).get(METADATA_NAME);
         if (json == null) {
             throw new DecodeException("the model has no '" + METADATA_NAME + "' metadata: it was not converted by fedlite convert");
         }
-        return parse(json);
+        Manifest manifest = parse(json);
+        requireInputs(TfliteMetadata.signatureInputs(model));
+        return manifest;
+    }
+
+    /** Refuses a model with a signature that takes no input ({@code runSignature} cannot call it). */
+    static void requireInputs(Map<String, List<String>> signatureInputs) {
+        for (Map.Entry<String, List<String>> signature : signatureInputs.entrySet()) {
+            if (signature.getValue().isEmpty()) {
+                throw new DecodeException("the model's signature '" + signature.getKey() + "' takes no input, which LiteRT's "
+                        + "Java API cannot call: convert the model again (such signatures take '" + PLACEHOLDER_INPUT + "')");
+            }
+        }
     }
 
     /** Parses manifest JSON. */

@@ -11,10 +11,11 @@ import java.util.Map;
 import org.fedlite.core.DecodeException;
 
 /**
- * Reads the named metadata buffers of a .tflite flatbuffer (schema.fbs: Model.buffers = field 4,
- * Model.metadata = field 6; Metadata.name = 0, Metadata.buffer = 1; Buffer.data = 0,
- * Buffer.offset = 1, Buffer.size = 2). Every access is bounds-checked, so a truncated or corrupt
- * file raises {@link DecodeException}.
+ * Reads the named metadata buffers and the signatures' input names of a .tflite flatbuffer
+ * (schema.fbs: Model.buffers = field 4, Model.metadata = field 6, Model.signature_defs = field 7;
+ * Metadata.name = 0, Metadata.buffer = 1; Buffer.data = 0, Buffer.offset = 1, Buffer.size = 2;
+ * SignatureDef.inputs = 0, SignatureDef.signature_key = 2; TensorMap.name = 0). Every access is
+ * bounds-checked, so a truncated or corrupt file raises {@link DecodeException}.
  */
 public final class TfliteMetadata {
     private final byte[] bytes;
@@ -27,11 +28,29 @@ public final class TfliteMetadata {
 
     /** All metadata buffers of {@code model}, by name. */
     public static Map<String, byte[]> read(byte[] model) {
+        TfliteMetadata reader = open(model);
+        return reader.metadata(reader.u32(0));
+    }
+
+    /** The input names of each signature of {@code model}, by signature key. */
+    public static Map<String, List<String>> signatureInputs(byte[] model) {
+        TfliteMetadata reader = open(model);
+        Map<String, List<String>> signatures = new LinkedHashMap<>();
+        for (int signature : reader.tables(reader.u32(0), 7)) {
+            List<String> inputs = new ArrayList<>();
+            for (int tensorMap : reader.tables(signature, 0)) {
+                inputs.add(reader.string(tensorMap, 0));
+            }
+            signatures.put(reader.string(signature, 2), inputs);
+        }
+        return signatures;
+    }
+
+    private static TfliteMetadata open(byte[] model) {
         if (model.length < 8 || model[4] != 'T' || model[5] != 'F' || model[6] != 'L' || model[7] != '3') {
             throw new DecodeException("not a TFLite model: the file identifier 'TFL3' is missing");
         }
-        TfliteMetadata reader = new TfliteMetadata(model);
-        return reader.metadata(reader.u32(0));
+        return new TfliteMetadata(model);
     }
 
     private Map<String, byte[]> metadata(int model) {

@@ -2,6 +2,7 @@ package org.fedlite.core.model;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.fedlite.core.DecodeException;
 import org.fedlite.core.json.JsonObject;
@@ -44,6 +46,26 @@ public class ManifestTest {
             assertArrayEquals(expected.list("shape").stream().mapToInt(d -> (int) (long) (Long) d).toArray(), actual.shape());
         }
         assertEquals(manifest.batchSize(), manifest.input().shape()[0]);
+    }
+
+    @Test
+    public void everySignatureTakesAnInputTheDataFreeOnesThePlaceholder() throws Exception {
+        Map<String, List<String>> inputs = TfliteMetadata.signatureInputs(Files.readAllBytes(modelPath()));
+        assertEquals(List.of("mask", "x", "y"), inputs.get("train"));
+        for (String name : List.of("get_weights", "get_optimizer_state", "reset_optimizer")) {
+            assertEquals(name, List.of(Manifest.PLACEHOLDER_INPUT), inputs.get(name));
+        }
+        for (Map.Entry<String, List<String>> signature : inputs.entrySet()) {
+            assertFalse(signature.getKey(), signature.getValue().isEmpty());
+        }
+    }
+
+    @Test
+    public void aSignatureWithoutInputsIsRefused() {
+        Manifest.requireInputs(Map.of("train", List.of("mask", "x", "y"), "get_weights", List.of("unused")));
+        DecodeException refused = assertThrows(DecodeException.class,
+                () -> Manifest.requireInputs(Map.of("train", List.of("x"), "get_weights", List.of())));
+        assertTrue(refused.getMessage(), refused.getMessage().contains("'get_weights' takes no input"));
     }
 
     @Test
