@@ -1,10 +1,28 @@
 """Server ingest: many concurrent devices upload int8 deltas of a 100,000-parameter model.
 
-The real server (``fedlite serve``, uvicorn, TLS on loopback) runs in async (FedBuff) mode with a
-buffer larger than the run, so every update lands in one round: its memory must stay flat while
-updates pile up. Load-generator processes keep ``--devices`` keep-alive TLS connections busy,
-each device looping check-in → upload. In the same run, decode-and-accumulate throughput
-(``UpdateSum.add`` of int8 updates) is measured against numpy's in-place add of the same data.
+Everything below is measured in one run, on one machine:
+
+* **Ingest.** The real server (``fedlite serve``: uvicorn, TLS on loopback, SQLite ledger, group
+  commit with fdatasync) runs in async (FedBuff) mode with a buffer larger than the run, so every
+  update lands in one round and its memory must stay flat while updates pile up.
+  ``--processes`` load-generator processes keep ``--devices`` keep-alive TLS connections busy;
+  each device loops check-in → upload. An upload's meta must name its task, so each body is the
+  pre-encoded records re-framed with a new meta and CRC-32; every request carries a fresh
+  signature and nonce. Reported: accepted (202) uploads per second of the measured window,
+  upload latency, errors (any other answer or a failed connection), the server's peak RSS, and
+  the CPU seconds the server and the load generators spent in the window (they share the
+  machine's cores; the generators' share is printed).
+* **Decode-and-accumulate**, in this process before the server starts: the loops below run on
+  the same 8 distinct int8 updates in rotation, interleaved over ``TRIALS`` trials (the best
+  trial is printed, best and median are in the JSON), each counting 4 bytes (one float32
+  decoded value) per parameter per update, so every rate is in the same unit:
+  ``aggregate_gbps``: ``UpdateSum.add(update, 32.0)`` of parsed, validated updates (codes and
+  scales → weighted float64 sums: the server's per-update accumulate step);
+  ``numpy_add_gbps``: ``np.add(sum, x, out=sum)`` of the same updates already decoded to float32,
+  into float64 sums of the same tensors (unweighted, so numpy does strictly less work);
+  ``ingest_decode_gbps``: ``decode_update`` of the bundle bytes (CRC-32, header and meta parsing,
+  validation) plus ``UpdateSum.add``: everything the server does with an update's bytes;
+  ``l2_norm_gbps``: ``update.l2_norm`` of parsed updates (what a norm bound or clipping adds).
 
     python benchmarks/server_ingest.py --json out/server_ingest.json
 """
@@ -17,6 +35,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import ssl
 import statistics
 import subprocess
@@ -33,8 +52,11 @@ sys.path.insert(0, str(REPO))
 
 from edge_sdk.signing import DeviceKey, sign_request  # noqa: E402
 from edge_sdk.wire import UpdateSum, decode_update, encode_update, read_manifest  # noqa: E402
+from edge_sdk.wire.accumulate import Scratch  # noqa: E402
 
 HEADER = 16  # wire-format §1: magic, version, kind, reserved, meta_len, tensor_count
+CONNECT_S = 2.0  # devices connect this long before the measured window opens
+TRIALS, PER_TRIAL = 15, 20  # decode-and-accumulate: interleaved trials of this many updates each
 
 
 # ---------------------------------------------------------------- the model
@@ -74,7 +96,7 @@ class Connection:
     async def request(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        self.writer.writelines([("\r\n".join(lines) + "\r\n\r\n").encode(), body])
         await self.writer.drain()
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -85,26 +107,37 @@ class Connection:
         return status, await self.reader.readexactly(length)
 
 
-def reframe(template: bytes, meta: dict) -> bytes:
-    """The template update bundle with another meta object (header, meta, records, CRC-32)."""
-    meta_len = int.from_bytes(template[8:12], "little")
-    records = template[HEADER + meta_len:-4]
-    meta_bytes = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
-    head = template[:8] + len(meta_bytes).to_bytes(4, "little") + template[12:16]
-    body = head + meta_bytes + records
-    return body + zlib.crc32(body).to_bytes(4, "little")
+class Framer:
+    """Re-frames a template update bundle around another meta object (header, meta, records, CRC-32).
+
+    The records are copied once per body and the CRC of the records is chained from the CRC of
+    the new header and meta, so a fresh body costs one pass over its bytes."""
+
+    def __init__(self, template: bytes) -> None:
+        meta_len = int.from_bytes(template[8:12], "little")
+        self.head, self.count = template[:8], template[12:16]
+        self.records = template[HEADER + meta_len:-4]
+
+    def body(self, meta: dict) -> bytes:
+        meta_bytes = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+        prefix = self.head + len(meta_bytes).to_bytes(4, "little") + self.count + meta_bytes
+        crc = zlib.crc32(self.records, zlib.crc32(prefix))
+        return b"".join((prefix, self.records, crc.to_bytes(4, "little")))
 
 
 # ---------------------------------------------------------------- devices
 
 
-async def device_loop(index: int, args: dict, template: bytes, stop_at: float, results: dict) -> None:
+async def device_loop(index: int, args: dict, framer: Framer, window: tuple[float, float], results: dict) -> None:
+    """One device: connect, then from the window's start loop check-in → upload until its end."""
+    start_at, stop_at = window
     key = DeviceKey.from_seed(hashlib.sha256(f"bench-device-{index}".encode()).digest())
     device_id = args["device_ids"][index]
     context = ssl.create_default_context(cafile=args["ca"])
     conn = await Connection.open(args["port"], context)
     checkin = json.dumps({"eligibility": {"charging": True, "unmetered": True, "idle": True}, "model_sha256": None,
                           "weights_version": None, "sdk_version": "bench", "runtime": "bench"}).encode()
+    await asyncio.sleep(max(0.0, start_at - time.time()))
     while time.time() < stop_at:
         try:
             headers = sign_request(key, "POST", "/v1/checkin", checkin, device_id)
@@ -115,9 +148,8 @@ async def device_loop(index: int, args: dict, template: bytes, stop_at: float, r
                 results["errors"] += 1
                 await asyncio.sleep(0.5)
                 continue
-            meta = {"task_id": task["task_id"], "round": task["round"], "base_version": task["base_version"],
-                    "num_examples": 32, "metrics": {"loss": 1.0}}
-            body = reframe(template, meta)
+            body = framer.body({"task_id": task["task_id"], "round": task["round"],
+                                "base_version": task["base_version"], "num_examples": 32, "metrics": {"loss": 1.0}})
             url = task["upload"]["url"]
             started = time.perf_counter()
             status, answer = await conn.request("PUT", url, sign_request(key, "PUT", url, body, device_id), body)
@@ -132,12 +164,20 @@ async def device_loop(index: int, args: dict, template: bytes, stop_at: float, r
 
 def generator_process(indices: list[int], args: dict, template: bytes, start_at: float, stop_at: float,
                       queue: multiprocessing.Queue) -> None:
-    """One load-generator process driving ``indices`` devices."""
-    results = {"latencies": [], "errors": 0}
+    """One load-generator process driving ``indices`` devices; reports its CPU seconds in the window."""
+    results = {"latencies": [], "errors": 0, "cpu_s": 0.0}
+    framer = Framer(template)
+
+    async def cpu_in_window() -> None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        started = time.process_time()
+        await asyncio.sleep(max(0.0, stop_at - time.time()))
+        results["cpu_s"] = time.process_time() - started
 
     async def main() -> None:
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        await asyncio.gather(*(device_loop(i, args, template, stop_at, results) for i in indices))
+        await asyncio.sleep(max(0.0, start_at - time.time() - CONNECT_S))  # TLS handshakes before the window
+        window = (start_at, stop_at)
+        await asyncio.gather(cpu_in_window(), *(device_loop(i, args, framer, window, results) for i in indices))
 
     try:
         import uvloop  # C event loop and TLS: the generator should cost the shared CPU as little as possible
@@ -200,28 +240,75 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # ---------------------------------------------------------------- decode-and-accumulate
 
 
-def accumulate_throughput(specs, template_for, repeats: int = 200) -> tuple[float, float]:
-    """(GB/s of decoded float32 through UpdateSum.add, GB/s of numpy in-place add of float32)."""
-    bodies = [template_for(seed) for seed in range(8)]
-    decoded = [decode_update(body, specs) for body in bodies]
+def accumulate_throughput(specs, bodies: list[bytes]) -> dict[str, dict[str, float]]:
+    """GB/s (4 bytes per parameter per update) of the loops of the module docstring: best and median trial."""
+    parsed = [decode_update(body, specs) for body in bodies]
+    floats = [update.tensors() for update in parsed]
     total = UpdateSum(specs)
-    elements = sum(int(np.prod(s.shape)) for s in specs)
-    started = time.perf_counter()
-    for i in range(repeats):
-        total.add(decode_update(bodies[i % 8], specs), 1.0)
-    codec_s = time.perf_counter() - started
-    floats = [decoded[i % 8].tensors() for i in range(8)]
     sums = {s.name: np.zeros(s.shape, np.float64) for s in specs}
-    started = time.perf_counter()
-    for i in range(repeats):
-        for name, value in floats[i % 8].items():
+
+    def numpy_add(i: int) -> None:
+        for name, value in floats[i % len(floats)].items():
             np.add(sums[name], value, out=sums[name])
-    numpy_s = time.perf_counter() - started
-    gigabytes = repeats * elements * 4 / 1e9
-    return gigabytes / codec_s, gigabytes / numpy_s
+
+    scratch = Scratch()
+    loops = {"aggregate": lambda i: total.add(parsed[i % len(parsed)], 32.0),
+             "numpy_add": numpy_add,
+             "ingest_decode": lambda i: total.add(decode_update(bodies[i % len(bodies)], specs), 32.0),
+             "l2_norm": lambda i: parsed[i % len(parsed)].l2_norm(scratch)}
+    gigabytes = PER_TRIAL * sum(int(np.prod(s.shape)) for s in specs) * 4 / 1e9
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(TRIALS):
+        for name, step in loops.items():
+            started = time.perf_counter()
+            for i in range(PER_TRIAL):
+                step(i)
+            rates[name].append(gigabytes / (time.perf_counter() - started))
+    return {name: {"best": max(r), "median": statistics.median(r)} for name, r in rates.items()}
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def run_ingest(args: argparse.Namespace, model: Path, template: bytes, work: Path) -> dict:
+    """Start the server, enrol the devices, drive them for the window; the raw measurements."""
+    server, port, ca = start_server(model, work / "data")
+    try:
+        shared = {"port": port, "ca": ca, "device_ids": enroll_all(port, ca, work / "data", args.devices)}
+        start_at = time.time() + CONNECT_S + 1.0
+        stop_at = start_at + args.seconds
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        chunks = [list(range(args.devices))[k::args.processes] for k in range(args.processes)]
+        workers = [multiprocessing.Process(target=generator_process,
+                                           args=(chunk, shared, template, start_at, stop_at, queue))
+                   for chunk in chunks]
+        for worker in workers:
+            worker.start()
+        time.sleep(max(0.0, start_at - time.time()))
+        server_cpu, load = cpu_seconds(server.pid), os.getloadavg()[0]
+        samples = []  # (seconds into the run, server RSS MB, updates counted in the round)
+        while time.time() < stop_at - 0.5:
+            time.sleep(1.0)
+            samples.append((time.time() - start_at, rss_mb(server.pid), counted(port, ca)))
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        results = [queue.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join()
+        peak = rss_mb(server.pid, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(30)
+    return {"results": results, "samples": samples, "server_cpu_s": server_cpu, "peak_rss_mb": peak,
+            "load_average_1m": load}
 
 
 # ---------------------------------------------------------------- main
@@ -245,62 +332,73 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"task_id": "t", "round": 1, "base_version": 0, "num_examples": 32, "metrics": {}}
         return encode_update(delta, "int8", seed=seed + 1, meta=meta)[0]
 
-    aggregate_gbps, numpy_gbps = accumulate_throughput(specs, template_for)
-    server, port, ca = start_server(model, work / "data")
+    throughput = accumulate_throughput(specs, [template_for(seed) for seed in range(8)])
     try:
-        device_ids = enroll_all(port, ca, work / "data", args.devices)
-        shared = {"port": port, "ca": ca, "device_ids": device_ids}
-        start_at = time.time() + 2.0
-        stop_at = start_at + args.seconds
-        queue: multiprocessing.Queue = multiprocessing.Queue()
-        chunks = [list(range(args.devices))[k::args.processes] for k in range(args.processes)]
-        workers = [multiprocessing.Process(target=generator_process,
-                                           args=(chunk, shared, template_for(0), start_at, stop_at, queue))
-                   for chunk in chunks]
-        for worker in workers:
-            worker.start()
-        samples = []  # (seconds into the run, server RSS MB, updates counted in the round)
-        while time.time() < stop_at - 0.5:
-            time.sleep(1.0)
-            samples.append((time.time() - start_at, rss_mb(server.pid), counted(port, ca)))
-        results = [queue.get(timeout=120) for _ in workers]
-        for worker in workers:
-            worker.join()
-        peak = rss_mb(server.pid, "VmHWM")
+        run = run_ingest(args, model, template_for(0), work)
     finally:
-        server.terminate()
-        server.wait(30)
-    latencies = sorted(x for r in results for x in r["latencies"])
-    errors = sum(r["errors"] for r in results)
-    report = {
-        "updates_per_s": len(latencies) / args.seconds,
-        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
-        "errors": errors,
-        "server_rss_mb": peak,
-        "aggregate_gbps": aggregate_gbps,
-        "numpy_add_gbps": numpy_gbps,
-    }
-    early = next(sample for sample in samples if sample[0] >= args.seconds / 4)
-    details = {"devices": args.devices, "seconds": args.seconds, "parameters": params,
-               "accepted_updates": len(latencies), "update_bytes": len(template_for(0)),
-               "rss_samples": [{"t": round(t, 1), "rss_mb": round(r, 1), "updates_in_round": n}
-                               for t, r, n in samples]}
-    print(f"server ingest: {args.devices} devices, {params:,}-parameter model, int8 updates of "
-          f"{details['update_bytes']:,} bytes, {args.seconds:g} s over HTTPS on loopback")
-    rows = [("accepted updates/s", f"{report['updates_per_s']:.1f}", "target >= 300"),
-            ("upload latency p50 / p99", f"{report['p50_ms']:.1f} / {report['p99_ms']:.1f} ms", ""),
-            ("errors", str(errors), "target 0"),
-            ("server peak RSS", f"{peak:.0f} MB", f"{early[1]:.0f} MB at {early[2]} updates in the round, "
-             f"{samples[-1][1]:.0f} MB at {samples[-1][2]}"),
-            ("decode + accumulate", f"{aggregate_gbps:.2f} GB/s", f"{100 * aggregate_gbps / numpy_gbps:.0f}% of numpy"),
-            ("numpy in-place add", f"{numpy_gbps:.2f} GB/s", "baseline")]
-    for name, value, note in rows:
-        print(f"  {name:<26} {value:>20}   {note}")
+        shutil.rmtree(work, ignore_errors=True)  # the round's update log: about 100 kB per accepted update
+    report, details = summarise(args, run, throughput, params, len(template_for(0)))
+    print_table(args, report, details)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({**report, "details": details}, indent=2))
     return 0
+
+
+def summarise(args: argparse.Namespace, run: dict, throughput: dict, params: int,
+              update_bytes: int) -> tuple[dict, dict]:
+    """The JSON report (headline numbers) and its details."""
+    latencies = sorted(x for r in run["results"] for x in r["latencies"])
+    client_cpu = sum(r["cpu_s"] for r in run["results"])
+    report = {
+        "updates_per_s": len(latencies) / args.seconds,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+        "errors": sum(r["errors"] for r in run["results"]),
+        "server_rss_mb": run["peak_rss_mb"],
+        "aggregate_gbps": throughput["aggregate"]["best"],
+        "numpy_add_gbps": throughput["numpy_add"]["best"],
+        "ingest_decode_gbps": throughput["ingest_decode"]["best"],
+        "l2_norm_gbps": throughput["l2_norm"]["best"],
+        "server_cpu_s": run["server_cpu_s"],
+        "client_cpu_s": client_cpu,
+        "client_cpu_share": client_cpu / max(1e-9, client_cpu + run["server_cpu_s"]),
+    }
+    details = {"devices": args.devices, "seconds": args.seconds, "parameters": params,
+               "accepted_updates": len(latencies), "update_bytes": update_bytes, "cpus": os.cpu_count(),
+               "load_average_1m_at_start": run["load_average_1m"], "throughput_gbps": throughput,
+               "server_cpu_ms_per_update": 1000 * run["server_cpu_s"] / max(1, len(latencies)),
+               "client_cpu_ms_per_update": 1000 * client_cpu / max(1, len(latencies)),
+               "rss_samples": [{"t": round(t, 1), "rss_mb": round(r, 1), "updates_in_round": n}
+                               for t, r, n in run["samples"]]}
+    return report, details
+
+
+def print_table(args: argparse.Namespace, report: dict, details: dict) -> None:
+    samples = details["rss_samples"]
+    early = next(sample for sample in samples if sample["t"] >= args.seconds / 4)
+    print(f"server ingest: {args.devices} devices, {details['parameters']:,}-parameter model, int8 updates of "
+          f"{details['update_bytes']:,} bytes, {args.seconds:g} s over HTTPS on loopback "
+          f"(load average {details['load_average_1m_at_start']:.2f} on {details['cpus']} CPUs)")
+    numpy_gbps = report["numpy_add_gbps"]
+    rows = [("accepted updates/s", f"{report['updates_per_s']:.1f}", "target >= 300"),
+            ("upload latency p50 / p99", f"{report['p50_ms']:.1f} / {report['p99_ms']:.1f} ms", ""),
+            ("errors", str(report["errors"]), "target 0"),
+            ("server peak RSS", f"{report['server_rss_mb']:.0f} MB",
+             f"{early['rss_mb']:.0f} MB at {early['updates_in_round']} updates in the round, "
+             f"{samples[-1]['rss_mb']:.0f} MB at {samples[-1]['updates_in_round']}"),
+            ("CPU server / generators", f"{report['server_cpu_s']:.1f} / {report['client_cpu_s']:.1f} s",
+             f"generators {100 * report['client_cpu_share']:.0f}%; per update "
+             f"{details['server_cpu_ms_per_update']:.2f} / {details['client_cpu_ms_per_update']:.2f} ms"),
+            ("decode + accumulate", f"{report['aggregate_gbps']:.2f} GB/s",
+             f"{100 * report['aggregate_gbps'] / numpy_gbps:.0f}% of numpy (UpdateSum.add, parsed update)"),
+            ("bytes → sums", f"{report['ingest_decode_gbps']:.2f} GB/s",
+             f"{100 * report['ingest_decode_gbps'] / numpy_gbps:.0f}% of numpy (decode_update + add)"),
+            ("L2 norm (norm bound)", f"{report['l2_norm_gbps']:.2f} GB/s",
+             f"{100 * report['l2_norm_gbps'] / numpy_gbps:.0f}% of numpy (update.l2_norm, parsed update)"),
+            ("numpy in-place add", f"{numpy_gbps:.2f} GB/s", "baseline (float32 into float64)")]
+    for name, value, note in rows:
+        print(f"  {name:<26} {value:>20}   {note}")
 
 
 if __name__ == "__main__":

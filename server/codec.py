@@ -6,15 +6,18 @@ rest of the server speaks plain numpy and never depends on the codec's internals
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from edge_sdk import wire
+from edge_sdk.wire.accumulate import Scratch
 from edge_sdk.wire.manifest import WeightSpec
 
 ENCODINGS = {"fp32": "float32", "fp16": "float16"}
+_PER_THREAD = threading.local()  # each thread's reusable decode buffers (norms are computed on worker threads)
 
 
 def decode_update(body: bytes, specs: Sequence[WeightSpec], *, max_bytes: int) -> Any:
@@ -33,8 +36,10 @@ def update_meta(decoded: Any) -> Mapping[str, Any]:
 
 
 def update_norm(decoded: Any) -> float:
-    """The decoded update's global L2 norm."""
-    return float(decoded.l2_norm())
+    """The decoded update's global L2 norm (decoded one tensor at a time into this thread's buffers)."""
+    if not hasattr(_PER_THREAD, "scratch"):
+        _PER_THREAD.scratch = Scratch()
+    return float(decoded.l2_norm(_PER_THREAD.scratch))
 
 
 def new_sum(specs: Sequence[WeightSpec]) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from server.ledger import Ledger
 from server.storage import UpdateLog
+from server.worker import resolve
 
 MAX_BATCH = 512
 
@@ -83,8 +84,11 @@ class GroupCommitter:
             results = [exc] * len(batch)
         self.batches += 1
         self.jobs += len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
         for job, result in zip(batch, results):
-            job.loop.call_soon_threadsafe(_resolve, job.future, result)
+            by_loop.setdefault(job.loop, []).append((job.future, result))
+        for loop, outcomes in by_loop.items():  # one wake-up of each loop per batch
+            loop.call_soon_threadsafe(_resolve_all, outcomes)
 
     def _append_bodies(self, batch: list[_Job]) -> list[Callable[..., Any]]:
         operations = []
@@ -101,10 +105,6 @@ class GroupCommitter:
         return operations
 
 
-def _resolve(future: asyncio.Future, result: Any) -> None:
-    if future.cancelled():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _resolve_all(outcomes: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, result in outcomes:
+        resolve(future, result)

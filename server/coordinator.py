@@ -132,6 +132,7 @@ class Coordinator:
         self.finished = policy.max_rounds > 0 and round_number > policy.max_rounds
         self.round = self._new_round(round_number, now)
         self.outstanding: dict[str, TaskRef] = {}  # device id → open task
+        self._next_expiry = math.inf  # no outstanding task has an earlier deadline
 
     def _new_round(self, number: int, now: float) -> Round:
         deadline = now + self.policy.deadline_s if self.policy.mode == "sync" else math.inf
@@ -151,7 +152,7 @@ class Coordinator:
     def restore_task(self, task: TaskRef, now: float) -> None:
         """Re-register an open task loaded from the ledger after a restart."""
         if task.deadline > now and self._task_is_current(task):
-            self.outstanding[task.device_id] = task
+            self.assigned(task)
 
     def restore_accepted(self, task_id: str, device_id: str) -> None:
         """Re-count an update of the current round loaded from the ledger after a restart."""
@@ -189,13 +190,17 @@ class Coordinator:
         return self.round.accepted if self.policy.mode == "sync" else 0
 
     def _expire(self, now: float) -> None:
+        if now < self._next_expiry:  # a check-in costs O(1) until some task can have expired
+            return
         expired = [device for device, task in self.outstanding.items() if task.deadline <= now]
         for device in expired:
             del self.outstanding[device]
+        self._next_expiry = min((task.deadline for task in self.outstanding.values()), default=math.inf)
 
     def assigned(self, task: TaskRef) -> None:
         """Record the task the driver created after a :class:`Select`."""
         self.outstanding[task.device_id] = task
+        self._next_expiry = min(self._next_expiry, task.deadline)
 
     def unassigned(self, task: TaskRef) -> None:
         """Forget a task the driver could not store."""

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from server.ingest import CheckedUpdate, check_update
 from server.ledger import Ledger, TaskRow
 from server.metrics import Metrics
 from server.storage import FileBlobStore, FileUpdateLog
+from server.worker import SerialWorker
 
 Weights = dict[str, np.ndarray]
 LOG = logging.getLogger("fedlite.server")
@@ -58,7 +58,7 @@ class RoundDriver:
         self.rejections: dict[str, int] = {}
         self.round_started = time.monotonic()
         self._ending = asyncio.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fedlite-sum")
+        self._worker = SerialWorker("fedlite-sum")
         self._version_changed = asyncio.Event()
 
     # ------------------------------------------------------------------ start-up
@@ -107,11 +107,11 @@ class RoundDriver:
 
     def close(self) -> None:
         """Finish the summing thread's work."""
-        self._worker.shutdown(wait=True)
+        self._worker.close()
 
     async def in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run numpy-heavy ``function`` on the one summing thread (numpy releases the GIL there)."""
-        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
+        return await self._worker.run(function, *args)
 
     async def count(self, task: TaskRow, checked: CheckedUpdate, factor: float, nbytes: int) -> None:
         """A reserved update is durable: add it to the running sum (on the summing thread, in order)."""

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge_sdk.wire.accumulate import Scratch, add_weighted
 from edge_sdk.wire.encoding import HadamardParams
+from edge_sdk.wire.kernels import FAST
 from edge_sdk.wire.pipeline import ParsedTensor
 from edge_sdk.wire.specs import WeightLike, spec_shapes
 from edge_sdk.wire.update import DecodedUpdate
@@ -23,28 +25,30 @@ class _TensorSum:
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
+        self.size = math.prod(shape)
         self.plain: np.ndarray | None = None
         self.rotated: np.ndarray | None = None
         self.rotation: HadamardParams | None = None
-        self.template: ParsedTensor | None = None
 
-    def add(self, tensor: ParsedTensor, weight: float) -> None:
+    def add(self, tensor: ParsedTensor, weight: float, scratch: Scratch) -> None:
         rotation = tensor.encoding.rotation
         if rotation is not None and self.rotation in (None, rotation):
-            self.rotation, self.template = rotation, tensor
-            self.rotated = _accumulate(self.rotated, tensor, weight, tensor.layout.m)
+            self.rotation = rotation
+            self.rotated = _zeros_if_none(self.rotated, tensor.layout.m)
+            add_weighted(self.rotated, tensor, weight, scratch)
             return
+        self.plain = _zeros_if_none(self.plain, self.size)
         if rotation is None:
-            self.plain = _accumulate(self.plain, tensor, weight, tensor.layout.n)
+            add_weighted(self.plain, tensor, weight, scratch)
             return
-        flat = tensor.unrotated(tensor.coded_domain(), overwrite=True)
-        self.plain = _zeros_if_none(self.plain, flat.size)
-        self.plain += weight * flat
+        coded = np.zeros(tensor.layout.m)
+        add_weighted(coded, tensor, weight, scratch)
+        self.plain += _unrotated(coded, rotation, self.size, overwrite=True)
 
     def result(self) -> np.ndarray:
-        total = _zeros_if_none(self.plain, math.prod(self.shape)).copy()
+        total = _zeros_if_none(self.plain, self.size).copy()
         if self.rotated is not None:
-            total += self.template.unrotated(self.rotated)
+            total += _unrotated(self.rotated, self.rotation, self.size, overwrite=False)
         return total.reshape(self.shape)
 
 
@@ -52,44 +56,43 @@ def _zeros_if_none(array: np.ndarray | None, size: int) -> np.ndarray:
     return np.zeros(size, dtype=np.float64) if array is None else array
 
 
-def _accumulate(total: np.ndarray | None, tensor: ParsedTensor, weight: float, size: int) -> np.ndarray:
-    """total + weight * (the tensor's coded-domain values), adding sparse values in place."""
-    total = _zeros_if_none(total, size)
-    values, indices = tensor.coded_values(), tensor.coded_indices()
-    values *= weight
-    if indices is None:
-        total += values
-    else:
-        total[indices] += values
-    return total
+def _unrotated(coded: np.ndarray, rotation: HadamardParams, size: int, *, overwrite: bool) -> np.ndarray:
+    return FAST.unrotate(coded, rotation.log2_block, rotation.seed, size, overwrite=overwrite)
 
 
 class UpdateSum:
     """Σ weight × update over added updates, per tensor, in float64.
 
-    For norm bounding, pass ``weight * min(1, bound / update.l2_norm())``.
+    For norm bounding, pass ``weight * min(1, bound / update.l2_norm())``. Coded values are decoded
+    straight into the sums (``edge_sdk.wire.accumulate``); one instance is used by one thread at a time.
     """
 
     def __init__(self, weights: Sequence[WeightLike]) -> None:
         self._shapes = spec_shapes(weights)
         self._sums = {name: _TensorSum(shape) for name, shape in self._shapes.items()}
+        self._scratch = Scratch()
         self.total_weight = 0.0
         self.count = 0
 
     def add(self, update: DecodedUpdate, weight: float) -> None:
-        """Add ``weight`` × update; ValueError if the update does not fit these weights."""
+        """Add ``weight`` × update; ValueError (and no change) if the update does not fit these weights."""
         weight = float(weight)
         if not math.isfinite(weight):
             raise ValueError(f"weight must be finite, got {weight}")
-        if set(update.names) != set(self._shapes):
-            raise ValueError("update tensors do not match the weights of this sum")
-        for name, total in self._sums.items():
-            tensor = update.parsed(name)
-            if tensor.shape != self._shapes[name]:
-                raise ValueError(f"tensor {name!r}: shape {list(tensor.shape)}, expected {list(self._shapes[name])}")
-            total.add(tensor, weight)
+        for name, tensor in self._matching(update):
+            self._sums[name].add(tensor, weight, self._scratch)
         self.total_weight += weight
         self.count += 1
+
+    def _matching(self, update: DecodedUpdate) -> list[tuple[str, ParsedTensor]]:
+        """The update's tensors by name, once all of them are checked against these weights."""
+        if set(update.names) != set(self._shapes):
+            raise ValueError("update tensors do not match the weights of this sum")
+        tensors = [(name, update.parsed(name)) for name in self._shapes]
+        for name, tensor in tensors:
+            if tensor.shape != self._shapes[name]:
+                raise ValueError(f"tensor {name!r}: shape {list(tensor.shape)}, expected {list(self._shapes[name])}")
+        return tensors
 
     def result(self) -> dict[str, np.ndarray]:
         """name → float64 weighted sum (divide by ``total_weight`` for the weighted mean)."""

@@ -35,20 +35,25 @@ class ByteReader:
 
     def take(self, size: int, what: str) -> memoryview:
         """The next ``size`` bytes, as a view."""
-        if size > self.end - self.pos:
-            raise DecodeError(f"truncated {what}: needs {size} bytes at offset {self.pos}, {self.end - self.pos} left")
-        view = self._data[self.pos : self.pos + size]
-        self.pos += size
-        return view
+        start = self._advance(size, what)
+        return self._data[start : start + size]
 
     def u8(self, what: str) -> int:
-        return _U8.unpack(self.take(1, what))[0]
+        return self._data[self._advance(1, what)]
 
     def u16(self, what: str) -> int:
-        return _U16.unpack(self.take(2, what))[0]
+        return _U16.unpack_from(self._data, self._advance(2, what))[0]
 
     def u32(self, what: str) -> int:
-        return _U32.unpack(self.take(4, what))[0]
+        return _U32.unpack_from(self._data, self._advance(4, what))[0]
 
     def u64(self, what: str) -> int:
-        return _U64.unpack(self.take(8, what))[0]
+        return _U64.unpack_from(self._data, self._advance(8, what))[0]
+
+    def _advance(self, size: int, what: str) -> int:
+        """Where the next ``size`` bytes start, once checked to be there; moves past them."""
+        start = self.pos
+        if size > self.end - start:
+            raise DecodeError(f"truncated {what}: needs {size} bytes at offset {start}, {self.end - start} left")
+        self.pos = start + size
+        return start

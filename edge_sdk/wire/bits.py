@@ -41,12 +41,14 @@ def pack_codes(codes: np.ndarray, bits: int) -> bytes:
 
 
 def unpack_codes(data: bytes, bits: int, count: int) -> np.ndarray:
-    """Inverse of :func:`pack_codes`; raises DecodeError on a wrong length or non-zero padding."""
+    """Inverse of :func:`pack_codes`; raises DecodeError on a wrong length or non-zero padding.
+
+    8-bit codes of read-only ``data`` (bytes) come back as a read-only view of it, not a copy."""
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw.size != packed_size(count, bits):
         raise DecodeError(f"code stream is {raw.size} bytes, expected {packed_size(count, bits)}")
     if bits == 8:
-        return raw.copy()
+        return raw.copy() if raw.flags.writeable else raw
     per_byte = 8 // bits
     codes = np.empty((raw.size, per_byte), dtype=np.uint8)
     for i in range(per_byte):

@@ -202,15 +202,17 @@ def _read_sparsity(reader: ByteReader) -> Sparsity | None:
     raise DecodeError(f"unknown sparsity {kind}")
 
 
+_VALUE_CLASSES = {cls.WIRE_ID: cls for cls in (Float32, Float16, Uniform, Eden)}
+
+
 def _read_values(reader: ByteReader) -> Values:
     kind = reader.u8("values")
-    classes = {cls.WIRE_ID: cls for cls in (Float32, Float16, Uniform, Eden)}
-    if kind not in classes:
+    if kind not in _VALUE_CLASSES:
         raise DecodeError(f"unknown value coding {kind}")
-    if not issubclass(classes[kind], Quantiser):
-        return classes[kind]()
+    if not issubclass(_VALUE_CLASSES[kind], Quantiser):
+        return _VALUE_CLASSES[kind]()
     bits, chunk = reader.u8("bits"), reader.u32("chunk")
     try:
-        return classes[kind](bits, chunk)
+        return _VALUE_CLASSES[kind](bits, chunk)
     except ValueError as exc:
         raise DecodeError(str(exc)) from None

@@ -7,6 +7,7 @@ materialising values; ``ParsedTensor`` then yields the values on demand, one ten
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, replace
 
@@ -145,8 +146,8 @@ def parse_tensor(
 def _parse(
     name: str, shape: tuple[int, ...], encoding: Encoding, payload: bytes | memoryview, kernels: Kernels
 ) -> ParsedTensor:
-    plan = layout(encoding, int(np.prod(shape, dtype=np.int64)))
-    raw = _inflate(payload, plan.raw_size) if encoding.deflate else bytes(payload)
+    plan = layout(encoding, math.prod(shape))
+    raw = _inflate(payload, plan.raw_size) if encoding.deflate else _unchanging(payload)
     if len(raw) != plan.raw_size:
         raise DecodeError(f"payload {len(raw)} bytes, expected {plan.raw_size}")
     indices = kernels.elias_fano_decode(raw[: plan.index_bytes], plan.count, plan.m) if plan.index_bytes else None
@@ -161,6 +162,13 @@ def _parse(
     return ParsedTensor(
         name, shape, encoding, plan, indices, scales, kernels.unpack_codes(body, coding.bits, plan.count)
     )
+
+
+def _unchanging(payload: bytes | memoryview) -> bytes | memoryview:
+    """The payload itself if it views immutable bytes, else a copy: parsed values must never change."""
+    if isinstance(payload, bytes) or (isinstance(payload, memoryview) and isinstance(payload.obj, bytes)):
+        return payload
+    return bytes(payload)
 
 
 def _inflate(payload: bytes | memoryview, raw_size: int) -> bytes:
@@ -178,14 +186,16 @@ def _inflate(payload: bytes | memoryview, raw_size: int) -> bytes:
 
 
 def _check_finite(values: np.ndarray, what: str) -> None:
+    if np.isfinite(values).all():
+        return
     bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise DecodeError(f"{what} {bad[0]} is {values[bad[0]]}")
+    raise DecodeError(f"{what} {bad[0]} is {values[bad[0]]}")
 
 
 def _check_scales(scales: np.ndarray, coding: Quantiser) -> None:
-    _check_finite(scales, "scale")
-    if np.any(scales < 0):
+    if not (scales >= 0).all():  # NaN fails this too
+        _check_finite(scales, "scale")
         raise DecodeError(f"scale {int(np.flatnonzero(scales < 0)[0])} is negative")
+    _check_finite(scales, "scale")
     if isinstance(coding, Eden):
         check_eden_scales(scales, coding.bits, DecodeError)

@@ -30,15 +30,29 @@ def _centroids(bits: int) -> np.ndarray:
     return np.concatenate([-positive[::-1], positive])
 
 
-EDEN_CENTROIDS = {bits: _centroids(bits) for bits in _EDEN_BITS}
-EDEN_BOUNDARIES = {bits: (t[:-1] + t[1:]) / 2 for bits, t in EDEN_CENTROIDS.items()}
+def _read_only(tables: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    for table in tables.values():
+        table.flags.writeable = False
+    return tables
+
+
+EDEN_CENTROIDS = _read_only({bits: _centroids(bits) for bits in _EDEN_BITS})
+EDEN_BOUNDARIES = _read_only({bits: (t[:-1] + t[1:]) / 2 for bits, t in EDEN_CENTROIDS.items()})
 UNIFORM_BITS = (1, 2, 4, 8)
 
 
-def uniform_levels(bits: int) -> np.ndarray:
+def _uniform_levels(bits: int) -> np.ndarray:
     """Level values for codes 0 .. 2**bits - 1 on [-1, 1]: (2c - (L - 1)) / (L - 1) in double."""
     top = (1 << bits) - 1
     return (2 * np.arange(top + 1) - top).astype(np.float64) / float(top)
+
+
+UNIFORM_LEVELS = _read_only({bits: _uniform_levels(bits) for bits in UNIFORM_BITS})
+
+
+def level_table(eden: bool, bits: int) -> np.ndarray:
+    """The (read-only) float64 level of every code: EDEN centroids or uniform levels."""
+    return EDEN_CENTROIDS[bits] if eden else UNIFORM_LEVELS[bits]
 
 
 def quantize_uniform(values: np.ndarray, bits: int, chunk: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +86,7 @@ def dequantize_uniform(
     scales: np.ndarray, codes: np.ndarray, bits: int, chunk: int, dtype: type = np.float64
 ) -> np.ndarray:
     """Values s * level(code) of :func:`quantize_uniform`, computed in double, stored as ``dtype``."""
-    return _scaled_table(uniform_levels(bits), scales, codes, chunk, dtype)
+    return _scaled_table(level_table(False, bits), scales, codes, chunk, dtype)
 
 
 def quantize_eden(values: np.ndarray, bits: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,12 +141,32 @@ def check_eden_scales(scales: np.ndarray, bits: int, error: type[Exception]) -> 
 
 
 def _scaled_table(table: np.ndarray, scales: np.ndarray, codes: np.ndarray, chunk: int, dtype: type) -> np.ndarray:
-    """scale * table[code] per value: each product in double, then rounded once to ``dtype``."""
-    rows = _chunked(codes, chunk)
-    out = np.empty(rows.shape, dtype=dtype)
-    for batch in _row_batches(*rows.shape):
-        np.multiply(table[rows[batch]], scales[batch].astype(np.float64)[:, None], out=out[batch])
-    return out.reshape(-1)[: codes.size]
+    """scale * table[code] per value: each product in double, then rounded once to ``dtype``.
+
+    Works through whole chunks about _BATCH_VALUES values at a time, so a float64 work buffer
+    stays in cache when ``dtype`` is narrower."""
+    out = np.empty(codes.size, dtype=dtype)
+    factors = scales.astype(np.float64)
+    step = max(1, _BATCH_VALUES // chunk) * chunk
+    narrow = out.dtype != np.float64
+    work = np.empty(min(step, codes.size), dtype=np.float64) if narrow else None
+    for start in range(0, codes.size, step):
+        stop = min(start + step, codes.size)
+        levels = work[: stop - start] if narrow else out[start:stop]
+        np.take(table, codes[start:stop], out=levels, mode="clip")  # codes < 2**bits: clip never acts
+        scale_chunks(levels, factors[start // chunk :], chunk, out=out[start:stop])
+    return out
+
+
+def scale_chunks(values: np.ndarray, factors: np.ndarray, chunk: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``out`` (default: ``values``) := chunk i of ``values`` × ``factors[i]``; the last chunk may be short."""
+    out = values if out is None else out
+    whole = values.size // chunk * chunk
+    rows = values[:whole].reshape(-1, chunk)
+    np.multiply(rows, factors[: rows.shape[0], None], out=out[:whole].reshape(rows.shape))
+    if whole < values.size:
+        np.multiply(values[whole:], factors[-1], out=out[whole:])
+    return out
 
 
 def _row_batches(rows: int, width: int) -> Iterator[slice]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from edge_sdk.wire import prng
+from edge_sdk.wire import accumulate, prng
 from edge_sdk.wire.bundle import (
     CRC_BYTES,
     HEADER_BYTES,
@@ -126,13 +126,10 @@ class DecodedUpdate:
         """Every tensor decoded (materialises the whole update)."""
         return {name: self[name] for name in self._tensors}
 
-    def l2_norm(self) -> float:
-        """L2 norm of the decoded update over all tensors (float64 sums, one tensor at a time)."""
-        total = 0.0
-        for tensor in self._tensors.values():
-            flat = tensor.decode().astype(np.float64)
-            total += float(np.sum(flat * flat))
-        return float(np.sqrt(total))
+    def l2_norm(self, scratch: accumulate.Scratch | None = None) -> float:
+        """L2 norm of the float32 decoded update over all tensors (float64 sums, one tensor at a time,
+        decoded into ``scratch``: pass a long-lived one to avoid allocations)."""
+        return accumulate.l2_norm(list(self._tensors.values()), scratch or accumulate.Scratch())
 
 
 def decode_update(data: bytes, weights: Sequence[WeightLike], *, max_bytes: int | None = None) -> DecodedUpdate:

@@ -124,6 +124,21 @@ def test_tasks_expire_and_max_rounds_finishes_training() -> None:
     assert coord.checkin("z", True, 6.0).reason == "training_complete"
 
 
+def test_each_task_frees_its_place_when_its_own_deadline_passes() -> None:
+    coord = make("async", target=2, min_quorum=1, deadline_s=10.0)  # 3 places
+    a, b = select(coord, "a", now=1.0), select(coord, "b", now=5.0)  # deadlines 11 and 15
+    select(coord, "c", now=6.0)
+    assert coord.checkin("d", True, 7.0).reason == "round_full"
+    deliver(coord, a, now=8.0)  # the task with the earliest deadline leaves before expiring
+    select(coord, "d", now=9.0)
+    assert coord.checkin("e", True, 12.0).reason == "round_full"  # nothing has expired at 12
+    assert coord.checkin("b", True, 14.9) == Resume(b.task_id)
+    renewed = select(coord, "b", now=15.0)  # b's task expired at 15: b gets a new one
+    assert renewed.deadline == 25.0
+    assert coord.checkin("e", True, 15.5).reason == "round_full"  # c, d and b's new task
+    assert isinstance(coord.checkin("e", True, 16.0), Select)  # c's deadline
+
+
 def test_transition_table_is_closed() -> None:
     coord = make()
     coord.round.state = "published"

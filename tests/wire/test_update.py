@@ -222,3 +222,14 @@ def test_encoding_never_modifies_the_callers_arrays(codec: str) -> None:
     encode_update(delta, codec, seed=1, meta={})
     encode_update(delta, codec, seed=1, meta={}, residual=residual)
     assert all(np.array_equal(delta[k], before[0][k]) and np.array_equal(residual[k], before[1][k]) for k in delta)
+
+
+@pytest.mark.parametrize("codec", ["fp32", "int8", "rot-1bit"])
+def test_a_decoded_update_never_changes_with_its_input_buffer(codec: str, delta: dict) -> None:
+    data, _ = encode_update(delta, codec, seed=1, meta=META)
+    buffer = bytearray(data)
+    update = decode_update(buffer, specs_of(delta))
+    before = update.tensors()
+    buffer[16:-4] = bytes(len(buffer) - 20)  # the caller reuses its buffer after decoding
+    assert all(np.array_equal(update[name], before[name]) for name in before)
+    assert update.l2_norm() == decode_update(data, specs_of(delta)).l2_norm()
