@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from edge_sdk.client import (
     EligibilityPolicy,
     EnrolmentError,
     Failed,
+    RoundPolicy,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
@@ -52,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="settle one check-in (and its round), then exit")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="text lines for people or JSON lines for log collectors")
+    pacing = parser.add_argument_group("pacing", "how often the device asks the server for work, in seconds")
+    defaults = RoundPolicy()
+    pacing.add_argument("--rest-after-round", type=float, default=defaults.after_round_s, metavar="SECONDS",
+                        help=f"pause after a finished round before the next check-in "
+                             f"(default {defaults.after_round_s:g})")
+    pacing.add_argument("--backoff-base", type=float, default=defaults.backoff_base_s, metavar="SECONDS",
+                        help=f"after a failure wait up to this long (at random from half of it), twice as long "
+                             f"after each further failure (default {defaults.backoff_base_s:g})")
+    pacing.add_argument("--backoff-max", type=float, default=defaults.backoff_max_s, metavar="SECONDS",
+                        help=f"the longest wait after failures (default {defaults.backoff_max_s:g})")
     return parser
 
 
@@ -122,7 +134,21 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         raise ConfigurationError(f"--data {args.data} does not exist")
     policy = EligibilityPolicy(*(name in required for name in CONDITIONS))
     return ClientConfig(server=args.server, state_dir=args.state_dir, data=args.data, token=_token(args),
-                        ca_bundle=args.ca, pin_sha256=args.pin, label_column=args.label_column, eligibility=policy)
+                        ca_bundle=args.ca, pin_sha256=args.pin, label_column=args.label_column, eligibility=policy,
+                        rounds=_pacing(args))
+
+
+def _pacing(args: argparse.Namespace) -> RoundPolicy:
+    """The round policy of the pacing flags; ConfigurationError naming a bad one."""
+    for flag, value, least in (("--rest-after-round", args.rest_after_round, 0.0),
+                               ("--backoff-base", args.backoff_base, 0.1), ("--backoff-max", args.backoff_max, 0.1)):
+        if not (math.isfinite(value) and value >= least):
+            raise ConfigurationError(f"{flag} must be a number of seconds >= {least:g}, got {value:g}")
+    if args.backoff_max < args.backoff_base:
+        raise ConfigurationError(f"--backoff-max ({args.backoff_max:g}) must not be below --backoff-base "
+                                 f"({args.backoff_base:g})")
+    return RoundPolicy(after_round_s=args.rest_after_round, backoff_base_s=args.backoff_base,
+                       backoff_max_s=args.backoff_max)
 
 
 def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:

@@ -22,14 +22,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edge_sdk._lazy import MissingDependencyError, import_optional
+from fedlite import runs
 from fedlite.demo_run import DemoError, DemoRun, Workspace, write_certificate, write_data
 from fedlite.model_cache import ExampleModelError, cached_model_path, ensure_example_model
 from fedlite.processes import ProcessGroup
 from fedlite.progress import Progress, describe_uplink
 from fedlite.report import write_report
-from fedlite.runs import RoundRecord, final_accuracy, fp32_update_bytes
+from fedlite.runs import RoundRecord
 from fedlite.settings import DEFAULT_CODEC, RunSettings
 
 DEMO_EPOCHS = 5  # local epochs per round: few rounds to 90% with 10 devices (benchmarks use 1)
@@ -73,15 +75,17 @@ def check_port(port: int) -> int:
     return port
 
 
-def run_demo(settings: RunSettings, out: Path, port: int, progress: Progress) -> tuple[list[RoundRecord], Path]:
-    """The whole run; (the round records, the model used). Cleans up whatever it started."""
+def run_demo(settings: RunSettings, out: Path, port: int,
+             progress: Progress) -> tuple[list[RoundRecord], float | None, Path]:
+    """The whole run; (the round records, the untrained model's accuracy, the model used). Cleans up
+    whatever it started."""
     if not cached_model_path().is_file():
         print("model: converting the example digits CNN (once: later runs use the cached copy) ...", flush=True)
     model, _ = ensure_example_model()
     print(f"model: the example digits CNN, converted, at {model}", flush=True)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for old in logs.glob("*.log"):
+    for old in [*logs.glob("*.log"), *logs.glob("*.err")]:
         old.unlink()
     with tempfile.TemporaryDirectory(prefix="fedlite-demo-") as work, ProcessGroup() as children:
         space = Workspace(Path(work), logs)
@@ -94,21 +98,20 @@ def run_demo(settings: RunSettings, out: Path, port: int, progress: Progress) ->
               f"{settings.target} updates, codec {settings.codec}, strategy {settings.strategy}", flush=True)
         progress.header()
         rounds = run.follow_rounds(cert, stall_s=max(120.0, settings.deadline_s + 60))
-    return rounds, model
+        initial = run.initial_accuracy()
+    return rounds, initial, model
 
 
-def summarise(settings: RunSettings, rounds: list[RoundRecord], model: Path, seconds: float) -> tuple[dict, dict]:
-    """(the ``--json`` summary, the same with the details the report and the last lines show)."""
+def summarise(settings: RunSettings, rounds: list[RoundRecord], initial: float | None, model: Path,
+              seconds: float) -> dict[str, Any]:
+    """The run's headline numbers (the untrained model's accuracy, then :func:`fedlite.runs.summarise`),
+    for ``--json``, the report and the last lines."""
     from edge_sdk.wire.manifest import read_manifest
 
     specs = read_manifest(model.read_bytes()).trainable_weights
-    accepted, uplink = sum(r.accepted for r in rounds), sum(r.uplink_bytes for r in rounds)
-    fp32 = fp32_update_bytes(specs)
-    summary = {"final_accuracy": final_accuracy(rounds), "rounds": len(rounds), "devices": settings.devices,
-               "uplink_bytes": uplink, "fp32_uplink_bytes": fp32 * accepted, "seconds": round(seconds, 1)}
-    bits = 8 * uplink / accepted / sum(spec.size for spec in specs) if accepted else 0.0
-    details = {"accepted_updates": accepted, "fp32_update_bytes": fp32, "bits_per_param": round(bits, 4)}
-    return summary, {**summary, **details}
+    return {"initial_accuracy": initial,
+            **runs.summarise(rounds, devices=settings.devices, trainable_parameters=sum(spec.size for spec in specs),
+                             fp32_update_bytes=runs.fp32_update_bytes(specs), seconds=seconds)}
 
 
 def _fail(message: str, status: int) -> int:
@@ -132,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        rounds, model = run_demo(settings, args.out, port, Progress())
+        rounds, initial, model = run_demo(settings, args.out, port, Progress())
     except (MissingDependencyError, ExampleModelError) as exc:
         return _fail(str(exc), 2)
     except (DemoError, OSError) as exc:
@@ -141,18 +144,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted; the server and every device process were stopped", 130)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    summary, details = summarise(settings, rounds, model, time.monotonic() - started)
+    return _finish(args, settings, summarise(settings, rounds, initial, model, time.monotonic() - started), rounds)
+
+
+def _finish(args: argparse.Namespace, settings: RunSettings, summary: dict[str, Any], rounds: list[RoundRecord]) -> int:
+    """Write the report (and ``--json``), print the last lines; the exit status."""
+    lead = (f"The example digits CNN trained by {settings.devices} device processes over HTTPS on this machine, each "
+            "on its own share of the digits training set; the server evaluates every new global model on held-out "
+            "test images.")
     try:
-        report, _ = write_report(args.out, title="FedLite demo", summary=details, settings=vars(settings),
-                                 rounds=rounds, fp32_update_bytes=details["fp32_update_bytes"])
+        report, _ = write_report(args.out, title="FedLite demo", lead=lead, summary=summary,
+                                 settings=settings.resolved(), rounds=rounds)
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2) + "\n")
     except OSError as exc:
         return _fail(f"cannot write the report: {exc}", 1)
-    accuracy = summary["final_accuracy"]
+    accuracy, reached = summary["final_accuracy"], summary["rounds_to_90"]
     print(f"final accuracy: {'-' if accuracy is None else f'{accuracy:.2%}'} on the held-out digits test set "
-          f"after {summary['rounds']} rounds ({summary['seconds']:.0f} s)")
-    print(describe_uplink(details["uplink_bytes"], details["fp32_uplink_bytes"], details["accepted_updates"],
-                          details["bits_per_param"]))
+          f"after {summary['rounds']} rounds, 90% first reached in round {reached or '-'} ({summary['seconds']:.0f} s)")
+    print(describe_uplink(summary["uplink_bytes"], summary["fp32_uplink_bytes"], summary["accepted_updates"],
+                          summary["bits_per_param"]))
     print(f"report: {report.resolve()}")
     return 0

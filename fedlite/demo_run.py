@@ -20,11 +20,15 @@ import numpy as np
 from fedlite.partition import dirichlet_partition
 from fedlite.processes import ProcessGroup
 from fedlite.progress import Progress
-from fedlite.runs import RoundRecord, read_rounds
+from fedlite.runs import RoundRecord, initial_accuracy, read_rounds
 from fedlite.settings import RunSettings
 
 READY_TIMEOUT_S = 90.0
 POLL_S = 0.25
+# ``fedlite device`` paced for a demo: a phone or a Raspberry Pi rests 30 s after a round and backs
+# off for 10 s and more after a failure; demo devices check in again at once and back off briefly,
+# so rounds follow each other as fast as the devices train.
+DEMO_PACING = ("--rest-after-round", "0", "--backoff-base", "1", "--backoff-max", "5")
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -74,16 +78,11 @@ def write_certificate(space: Workspace) -> tuple[Path, Path]:
     return folder / "server.crt", folder / "server.key"
 
 
-def serve_flags(settings: RunSettings) -> list[str]:
-    """``fedlite serve`` flags for the settings' server sections (its own flag table, inverted)."""
-    from server.cli import FLAGS
-
-    sections = settings.server_sections()
-    flags = []
-    for flag, (section, key, _, _) in FLAGS.items():
-        if key in sections.get(section, {}):
-            flags += [flag, str(sections[section][key])]
-    return flags
+def write_server_config(settings: RunSettings, space: Workspace) -> Path:
+    """The settings' server sections as a ``fedlite serve --config`` file (JSON)."""
+    path = space.work / "server.json"
+    path.write_text(json.dumps(settings.server_sections(), indent=2) + "\n")
+    return path
 
 
 class DemoRun:
@@ -101,7 +100,7 @@ class DemoRun:
         argv = [sys.executable, "-m", "fedlite", "serve", "--model", str(model), "--data-dir", str(self.server_dir),
                 "--host", "127.0.0.1", "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key),
                 "--eval-data", str(self.space.work / "heldout.npz"), "--ready-file", str(ready),
-                *serve_flags(self.settings)]
+                "--config", str(write_server_config(self.settings, self.space))]
         self.children.start("server", argv, log=self.space.logs / "server.log", env=self.env)
         give_up = time.monotonic() + READY_TIMEOUT_S
         while not (ready.exists() and ready.stat().st_size):
@@ -132,12 +131,14 @@ class DemoRun:
         return path
 
     def start_devices(self, token: Path, cert: Path) -> None:
-        """One ``fedlite.demo_device`` process per device folder."""
+        """One ``fedlite device`` process per device folder, logging JSON lines."""
         for index in range(1, self.settings.devices + 1):
             folder = self.space.device_dir(index)
-            argv = [sys.executable, "-m", "fedlite.demo_device", "--server", self.url, "--ca", str(cert),
-                    "--state-dir", str(folder / "state"), "--data", str(folder / "data.npz"), "--token-file", str(token)]
-            self.children.start(folder.name, argv, log=self.space.logs / f"{folder.name}.log", env=self.env)
+            argv = [sys.executable, "-m", "fedlite", "device", "--server", self.url, "--ca", str(cert),
+                    "--state-dir", str(folder / "state"), "--data", str(folder / "data.npz"),
+                    "--token-file", str(token), "--log-format", "json", *DEMO_PACING]
+            self.children.start(folder.name, argv, log=self.space.logs / f"{folder.name}.log",
+                                errors=self.space.logs / f"{folder.name}.err", env=self.env)
 
     def follow_rounds(self, cert: Path, stall_s: float) -> list[RoundRecord]:
         """Show progress until every round has its record; DemoError if the run stalls or breaks."""
@@ -160,6 +161,10 @@ class DemoRun:
             time.sleep(POLL_S)
         return shown
 
+    def initial_accuracy(self) -> float | None:
+        """The held-out accuracy of the untrained model, which the server evaluates as it starts."""
+        return initial_accuracy(self.server_dir / "history.jsonl")
+
     def _show_progress(self, session: Any, cert: Path) -> None:
         try:  # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE in the environment
             health = session.get(self.url + "/healthz", verify=str(cert), timeout=2).json()
@@ -180,6 +185,11 @@ class DemoRun:
             self.progress.note(f"{name} stopped (exit status {exited[name]}): {self._last_log_line(name)}")
 
     def _last_log_line(self, name: str) -> str:
-        path = self.space.logs / f"{name}.log"
-        lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
-        return lines[-1] if lines else "no output"
+        """The last line a child wrote: to its error log if it has one (devices; the TFLite runtime's
+        ``INFO:`` notes skipped), else to its log."""
+        for path in (self.space.logs / f"{name}.err", self.space.logs / f"{name}.log"):
+            text = path.read_text(errors="replace") if path.exists() else ""
+            lines = [line for line in text.strip().splitlines() if not line.startswith("INFO: ")]
+            if lines:
+                return lines[-1]
+        return "no output"

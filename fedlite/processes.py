@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -30,11 +31,12 @@ class ProcessGroup:
     def __init__(self) -> None:
         self.children: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, argv: Sequence[str], *, log: Path,
+    def start(self, name: str, argv: Sequence[str], *, log: Path, errors: Path | None = None,
               env: Mapping[str, str] | None = None) -> subprocess.Popen:
-        """Start ``argv`` as child ``name``, its stdout and stderr going to ``log``."""
-        with open(log, "ab") as output:
-            child = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+        """Start ``argv`` as child ``name``, its stdout going to ``log`` and its stderr to ``errors``
+        (default: ``log`` too)."""
+        with open(log, "ab") as output, open(errors, "ab") if errors else nullcontext(subprocess.STDOUT) as stderr:
+            child = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=output, stderr=stderr,
                                      env=dict(env) if env is not None else None, start_new_session=True,
                                      preexec_fn=_die_with_parent)
         self.children[name] = child

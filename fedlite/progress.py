@@ -8,6 +8,8 @@ the same either way.
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 from fedlite.runs import RoundRecord
@@ -41,21 +43,28 @@ def _cell(value: object, width: int) -> str:
 class Progress:
     """Writes the round table to ``stream``, with an in-place bar when ``stream`` is a terminal."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty() if live is None else live
+        self.clock = clock
         self._bar_shown = ""  # the bar on screen, if any
+        self._round, self._since = 0, 0.0  # the round in flight, and when its bar first appeared
 
     def header(self) -> None:
         """The table's column titles."""
         self._line("  ".join(title.rjust(width) for title, width in COLUMNS))
 
     def round_progress(self, number: int, done: int, total: int) -> None:
-        """Redraw the bar of round ``number``: ``done`` of ``total`` updates in (terminals only)."""
+        """Redraw the bar of round ``number``: ``done`` of ``total`` updates in, and the seconds it has
+        been running (terminals only)."""
         if not self.live:
             return
+        if number != self._round:
+            self._round, self._since = number, self.clock()
         filled = BAR_WIDTH * min(done, total) // max(total, 1)
-        bar = f"round {number:>3} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} updates"
+        bar = (f"round {number:>3} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} updates  "
+               f"{self.clock() - self._since:.0f} s")
         if bar != self._bar_shown:
             self.stream.write(f"\r\x1b[2K{bar}")
             self.stream.flush()

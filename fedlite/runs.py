@@ -83,6 +83,23 @@ def rounds_to_reach(rounds: Sequence[RoundRecord], accuracy: float) -> int | Non
     return next((r.round for r in rounds if r.accuracy is not None and r.accuracy >= accuracy), None)
 
 
+def summarise(rounds: Sequence[RoundRecord], *, devices: int, trainable_parameters: int, fp32_update_bytes: int,
+              seconds: float) -> dict[str, Any]:
+    """The headline numbers of a run, as the demo's and the simulator's ``--json`` and reports show them.
+
+    ``bits_per_param`` is 8 x the mean bytes of an accepted update (every byte of the bundle) over
+    the trainable parameters; ``fp32_uplink_bytes`` is what the same updates would weigh as float32.
+    """
+    accepted, uplink = sum(r.accepted for r in rounds), sum(r.uplink_bytes for r in rounds)
+    per_update = uplink / accepted if accepted else 0.0
+    return {"final_accuracy": final_accuracy(rounds), "rounds": len(rounds),
+            "rounds_to_90": rounds_to_reach(rounds, 0.9), "devices": devices,
+            "trainable_parameters": trainable_parameters, "accepted_updates": accepted, "uplink_bytes": uplink,
+            "fp32_uplink_bytes": accepted * fp32_update_bytes, "fp32_update_bytes": fp32_update_bytes,
+            "uplink_bytes_per_update": round(per_update, 1),
+            "bits_per_param": round(8 * per_update / trainable_parameters, 4), "seconds": round(seconds, 1)}
+
+
 def fp32_update_bytes(specs: Sequence[WeightSpec]) -> int:
     """Bytes of one update sent as plain float32: the baseline compressed updates are measured against.
 

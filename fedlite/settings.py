@@ -8,7 +8,8 @@ flags and the simulator's in-process server come from the same values.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge_sdk.wire.presets import PRESETS
@@ -28,6 +29,7 @@ class RunSettings:
     rounds: int = 30
     codec: str = DEFAULT_CODEC
     strategy: str = "fedavg"
+    strategy_params: Mapping[str, float] = field(default_factory=dict)  # overrides of the preset (server_lr, ...)
     alpha: float = 0.5
     seed: int = 0
     epochs: int = 3
@@ -44,6 +46,8 @@ class RunSettings:
         _require(self.codec in PRESETS, f"--codec {self.codec!r} is not a codec; choose one of {', '.join(PRESETS)}")
         _require(self.strategy in STRATEGIES,
                  f"--strategy {self.strategy!r} is not a strategy; choose one of {', '.join(STRATEGIES)}")
+        if self.strategy_params:
+            _check_strategy(self.strategy, self.strategy_params)
         _require(math.isfinite(self.alpha) and self.alpha > 0, f"--alpha must be a positive number, got {self.alpha}")
         _require(0 <= self.seed < 2**32, f"--seed must be in [0, 2^32), got {self.seed}")
         _require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
@@ -64,13 +68,24 @@ class RunSettings:
         """Fewest updates that still publish a round at its deadline."""
         return max(1, self.target // 2) if self.min_quorum is None else self.min_quorum
 
+    def resolved(self) -> dict[str, Any]:
+        """The settings as a plain dict, with the round size and quorum defaults filled in."""
+        return {**asdict(self), "round_size": self.target, "min_quorum": self.quorum}
+
     def server_sections(self) -> dict[str, dict[str, Any]]:
         """The ``rounds``, ``training`` and ``aggregation`` sections of the server's configuration."""
         rounds = {"mode": self.mode, "target": self.target, "over_selection": self.over_selection,
                   "min_quorum": self.quorum, "deadline_s": self.deadline_s, "max_rounds": self.rounds,
                   "max_staleness": self.max_staleness, "retry_min_s": 0, "retry_max_s": 1}
         return {"rounds": rounds, "training": {"codec": self.codec, "epochs": self.epochs},
-                "aggregation": {"strategy": self.strategy}}
+                "aggregation": {"strategy": self.strategy, "strategy_params": dict(self.strategy_params)}}
+
+
+def _check_strategy(name: str, params: Mapping[str, float]) -> None:
+    """ValueError naming a bad override of the strategy preset ``name``."""
+    from server.strategies import make_strategy
+
+    make_strategy(name, **params)
 
 
 def _require(condition: bool, message: str) -> None:

@@ -32,14 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fedlite simulate", description=__doc__.split("\n\n")[0].replace("``", ""))
     add = parser.add_argument
     add("--devices", type=int, default=100, help="virtual devices (default 100; 1,000+ fit in memory)")
-    add("--rounds", type=int, default=20, help="rounds (async: published versions) to run (default 20)")
+    add("--rounds", type=int, default=30, help="rounds (async: published versions) to run (default 30)")
     add("--round-size", type=int, help="updates per round, async: per buffer (default 20, at most --devices)")
     add("--mode", choices=MODES, default="sync", help="sync rounds or async buffered (FedBuff) aggregation")
     add("--codec", default=DEFAULT_CODEC, help=f"update codec preset (default {DEFAULT_CODEC})")
     add("--strategy", default="fedavg", help="server strategy: fedavg, fedavgm, fedadam, fedyogi, fedadagrad")
     add("--alpha", type=float, default=0.5, help="Dirichlet concentration of the label skew (default 0.5)")
     add("--seed", type=int, default=0, help="seed of the data split, partition and fleet (default 0)")
-    add("--epochs", type=int, default=3, help="local epochs per task (default 3)")
+    add("--epochs", type=int, default=5, help="local epochs per task (default 5, as in the demo)")
     add("--over-selection", type=float, default=1.3, help="devices selected per round / round size (default 1.3)")
     add("--min-quorum", type=int, help="fewest updates a round publishes at its deadline (default: half)")
     add("--deadline", type=float, default=60.0, help="seconds a round (async: a task) stays open (default 60)")
@@ -122,9 +122,11 @@ def _write_outputs(args: argparse.Namespace, settings: RunSettings, behaviour: F
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     if args.out:
-        html, _ = write_report(args.out, title="FedLite simulation", summary=summary,
-                               settings={**vars(settings), **vars(behaviour)}, rounds=result.rounds,
-                               fp32_update_bytes=result.fp32_update_bytes)
+        lead = (f"{settings.devices} virtual devices against the real server app in one process "
+                f"({settings.mode} rounds of {settings.target} updates); the server evaluates every new global "
+                "model on held-out test images.")
+        html, _ = write_report(args.out, title="FedLite simulation", lead=lead, summary=summary,
+                               settings={**settings.resolved(), **vars(behaviour)}, rounds=result.rounds)
         print(f"report: {html}")
 
 

@@ -28,7 +28,7 @@ from edge_sdk.wire.protocol import Task, TrainResponse
 from fedlite.fleet import SharedTrainer, VirtualDevice, Weights
 from fedlite.inprocess import InProcessServer
 from fedlite.partition import dirichlet_partition, dirichlet_sample
-from fedlite.runs import RoundRecord, final_accuracy, fp32_update_bytes, initial_accuracy, rounds_to_reach
+from fedlite.runs import RoundRecord, fp32_update_bytes, initial_accuracy, summarise
 from fedlite.settings import RunSettings
 
 MIN_SHARE = 8  # below this many examples per device on average, devices sample instead of partitioning
@@ -66,18 +66,11 @@ class SimulationResult:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
-        """The headline numbers (``--json`` and the report)."""
-        accepted = sum(r.accepted for r in self.rounds)
-        uplink = sum(r.uplink_bytes for r in self.rounds)
-        per_update = uplink / accepted if accepted else 0.0
-        return {"initial_accuracy": self.initial_accuracy, "final_accuracy": final_accuracy(self.rounds),
-                "rounds": len(self.rounds),
-                "rounds_to_90": rounds_to_reach(self.rounds, 0.90), "devices": self.settings.devices,
-                "accepted_updates": accepted, "uplink_bytes": uplink,
-                "fp32_uplink_bytes": accepted * self.fp32_update_bytes,
-                "uplink_bytes_per_update": round(per_update, 1),
-                "bits_per_param": round(8 * per_update / self.trainable_parameters, 4),
-                "uploads": dict(self.uploads), "seconds": round(self.seconds, 1)}
+        """The headline numbers (``--json`` and the report): :func:`fedlite.runs.summarise`, the untrained
+        model's accuracy and what happened to the uploads."""
+        numbers = summarise(self.rounds, devices=self.settings.devices, trainable_parameters=self.trainable_parameters,
+                            fp32_update_bytes=self.fp32_update_bytes, seconds=self.seconds)
+        return {"initial_accuracy": self.initial_accuracy, **numbers, "uploads": dict(self.uploads)}
 
 
 def sampled_examples(settings: RunSettings, behaviour: FleetBehaviour, available: int) -> int | None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.cli import describe, main
+from edge_sdk.cli import _config, _parser, describe, main
+from edge_sdk.client import RoundPolicy
 from server.admin_cli import main as admin_main
 from server.engine import TICK_S
 from tests.conftest import REPO, subprocess_env
@@ -46,6 +47,10 @@ def _one_error_line(capsys: pytest.CaptureFixture) -> str:
         (["--token-file", "/nonexistent/token"], "cannot read the token file"),
         (["--token", "t", "--pin", "abc"], "public-key pin must be a SHA-256"),
         (["--token", "t", "--data", "/nonexistent/data.npz"], "--data /nonexistent/data.npz does not exist"),
+        (["--token", "t", "--rest-after-round", "-1"], "--rest-after-round must be a number of seconds >= 0, got -1"),
+        (["--token", "t", "--backoff-max", "nan"], "--backoff-max must be a number of seconds >= 0.1, got nan"),
+        (["--token", "t", "--backoff-base", "20", "--backoff-max", "5"],
+         "--backoff-max (5) must not be below --backoff-base (20)"),
     ],
 )
 def test_configuration_errors_exit_2_with_one_line(extra: list[str], message: str, certs, tmp_path: Path,
@@ -63,6 +68,15 @@ def test_a_bad_server_url_or_ca_file_exits_2(certs, tmp_path: Path, capsys) -> N
     not_pem.write_text("not a certificate")
     assert main(_args("https://127.0.0.1:9", not_pem, tmp_path, "--token", "t")) == 2
     assert "holds no usable PEM certificate" in _one_error_line(capsys)
+
+
+def test_pacing_flags_set_the_round_policy(tmp_path: Path) -> None:
+    (tmp_path / "data.npz").touch()
+    base = _args("https://127.0.0.1:9", "ca.pem", tmp_path)
+    assert _config(_parser().parse_args(base)).rounds == RoundPolicy()  # a device in the field: 30 s, 10 s .. 15 min
+    paced = base + ["--rest-after-round", "0", "--backoff-base", "1", "--backoff-max", "5"]
+    assert _config(_parser().parse_args(paced)).rounds == RoundPolicy(after_round_s=0, backoff_base_s=1,
+                                                                      backoff_max_s=5)
 
 
 def test_a_server_failing_with_5xx_exits_1_after_retries(certs, tmp_path: Path, capsys) -> None:

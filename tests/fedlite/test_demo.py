@@ -4,6 +4,7 @@ mentions the test's directory, no file left in the demo's temporary directory.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from fedlite.demo_run import DemoRun, Workspace
 from fedlite.model_cache import cached_model_path
+from fedlite.processes import ProcessGroup
+from fedlite.progress import Progress
+from fedlite.settings import RunSettings
 from tests.conftest import REPO, subprocess_env
 
 
@@ -62,16 +67,21 @@ def test_a_short_demo_trains_over_https_and_reports(sandbox: dict) -> None:
     result = demo(sandbox, "--devices", "3", "--rounds", "2", "--json", str(summary_path))
     assert result.returncode == 0, result.stderr
     summary = json.loads(summary_path.read_text())
-    assert set(summary) == {"final_accuracy", "rounds", "devices", "uplink_bytes", "fp32_uplink_bytes", "seconds"}
-    assert (summary["rounds"], summary["devices"]) == (2, 3) and 0 <= summary["final_accuracy"] <= 1
+    assert set(summary) == {"initial_accuracy", "final_accuracy", "rounds", "rounds_to_90", "devices",
+                            "trainable_parameters", "accepted_updates", "uplink_bytes", "fp32_uplink_bytes",
+                            "fp32_update_bytes", "uplink_bytes_per_update", "bits_per_param", "seconds"}
+    assert (summary["rounds"], summary["devices"], summary["accepted_updates"]) == (2, 3, 6)
+    assert 0 <= summary["final_accuracy"] <= 1 and summary["bits_per_param"] < 1
     assert 0 < 20 * summary["uplink_bytes"] < summary["fp32_uplink_bytes"]  # the default codec: ~43x smaller
     report = json.loads((sandbox["out"] / "report.json").read_text())
     assert [r["round"] for r in report["rounds"]] == [1, 2] and all(r["participants"] == 3 for r in report["rounds"])
     assert sum(r["uplink_bytes"] for r in report["rounds"]) == summary["uplink_bytes"]
     assert (sandbox["out"] / "report.html").read_text().count("<svg") == 2
     logs = sorted(p.name for p in (sandbox["out"] / "logs").iterdir())
-    assert logs == ["device-01.log", "device-02.log", "device-03.log", "server.log"]
-    assert '"event": "upload"' in (sandbox["out"] / "logs" / "device-01.log").read_text()
+    assert logs == ["device-01.err", "device-01.log", "device-02.err", "device-02.log", "device-03.err",
+                    "device-03.log", "server.log"]
+    events = [json.loads(line)["event"] for line in (sandbox["out"] / "logs" / "device-01.log").read_text().splitlines()]
+    assert events[0] == "enrolled" and events.count("upload") == 2  # fedlite device --log-format json
     table = [line.split() for line in result.stdout.splitlines() if line[:5].strip().isdigit()]
     assert [row[:2] for row in table] == [["1", "3"], ["2", "3"]]
     assert "final accuracy:" in result.stdout and f"report: {sandbox['out'].resolve()}" in result.stdout
@@ -151,3 +161,20 @@ def test_no_tensorflow_and_no_cached_model_is_one_line(sandbox: dict) -> None:
     assert result.stderr.count("\n") == 1 and time.monotonic() - started < 60
     assert list((sandbox["root"] / "empty-cache").iterdir()) == []  # no partial conversion left
     assert_nothing_left(sandbox)
+
+
+def test_a_device_that_stops_is_reported_with_its_error_line_and_its_events_stay_json(tmp_path: Path) -> None:
+    script = ("import sys; print('{\"event\": \"enrolled\"}'); "
+              "sys.stderr.write('INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n'); "
+              "sys.stderr.write('fedlite device: server answered 403 device_revoked\\n'); "
+              "sys.stderr.write('INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n'); sys.exit(3)")
+    stream = io.StringIO()
+    with ProcessGroup() as children:
+        run = DemoRun(RunSettings(devices=2), Workspace(tmp_path, tmp_path), children, Progress(stream, live=False))
+        child = children.start("device-01", [sys.executable, "-c", script], log=tmp_path / "device-01.log",
+                               errors=tmp_path / "device-01.err")
+        child.wait(30)
+        run._check_children()
+    note = "device-01 stopped (exit status 3): fedlite device: server answered 403 device_revoked\n"
+    assert stream.getvalue() == note  # the runtime's INFO lines are skipped
+    assert (tmp_path / "device-01.log").read_text() == '{"event": "enrolled"}\n'

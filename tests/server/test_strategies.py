@@ -63,25 +63,27 @@ def test_presets_match_the_coordinate_wise_reference(preset: str) -> None:
 
 def test_first_steps_by_hand() -> None:
     w, d = {"w": np.array([0.5], np.float32)}, {"w": np.array([2.0])}
-    adagrad = make_strategy("fedadagrad")  # v = tau^2 + 4, x = 0.5 + 0.1 * 2 / (sqrt(v) + tau)
-    assert adagrad.apply(w, d)["w"][0] == pytest.approx(0.5 + 0.2 / (math.sqrt(1e-6 + 4) + 1e-3), rel=1e-6)
-    adam = make_strategy("fedadam")  # m = 0.2, v = 0.99e-6 + 0.04, x = 0.5 + 0.01 * 0.2 / (sqrt(v) + tau)
-    expected = 0.5 + 0.002 / (math.sqrt(0.99e-6 + 0.04) + 1e-3)
+    adagrad = make_strategy("fedadagrad")  # v = tau^2 + 4, x = 0.5 + 0.03 * 2 / (sqrt(v) + tau)
+    assert adagrad.apply(w, d)["w"][0] == pytest.approx(0.5 + 0.06 / (math.sqrt(1e-6 + 4) + 1e-3), rel=1e-6)
+    adam = make_strategy("fedadam")  # m = 0.5 * 2 = 1, v = 0.99e-6 + 0.04, x = 0.5 + 0.01 * 1 / (sqrt(v) + tau)
+    expected = 0.5 + 0.01 / (math.sqrt(0.99e-6 + 0.04) + 1e-3)
     assert adam.apply(w, d)["w"][0] == pytest.approx(expected, rel=1e-6)
     yogi = make_strategy("fedyogi")  # v = tau^2 + 0.01 * 4 because sign(tau^2 - 4) = -1
-    assert yogi.apply(w, d)["w"][0] == pytest.approx(0.5 + 0.002 / (math.sqrt(1e-6 + 0.04) + 1e-3), rel=1e-6)
+    assert yogi.apply(w, d)["w"][0] == pytest.approx(0.5 + 0.01 / (math.sqrt(1e-6 + 0.04) + 1e-3), rel=1e-6)
 
 
-def test_fedavgm_equals_heavy_ball_momentum_at_a_tenth_of_the_rate() -> None:
+def test_fedavgm_is_heavy_ball_momentum_at_server_lr_1() -> None:
     rng = np.random.default_rng(3)
     start = random_tensors(rng)
     deltas = [random_tensors(rng, scale=0.1) for _ in range(6)]
     result = run_strategy(make_strategy("fedavgm"), start, deltas)
     x, buffer = start["dense/kernel"].astype(np.float64), 0.0
     for delta in deltas:
-        buffer = 0.9 * buffer + delta["dense/kernel"]
-        x = x + 0.1 * buffer
+        buffer = 0.5 * buffer + delta["dense/kernel"]
+        x = x + buffer
     np.testing.assert_allclose(result["dense/kernel"], x, rtol=1e-6, atol=1e-6)
+    first = make_strategy("fedavgm").apply(start, deltas[0])  # the first round is exactly FedAvg's
+    np.testing.assert_allclose(first["scale"], start["scale"] + deltas[0]["scale"], rtol=1e-6)
 
 
 def test_fedavg_equals_example_weighted_average_of_full_weights() -> None:
@@ -160,7 +162,7 @@ def test_restored_state_must_fit_the_model() -> None:
 def test_make_strategy_overrides_and_rejects_unknowns() -> None:
     strategy = make_strategy("fedyogi", server_lr=0.5, tau=1e-2)
     assert strategy.describe() == {
-        "name": "fedyogi", "server_lr": 0.5, "momentum": 0.9, "adaptivity": "yogi",
+        "name": "fedyogi", "server_lr": 0.5, "momentum": 0.5, "adaptivity": "yogi",
         "beta_2": 0.99, "tau": 1e-2,
     }
     with pytest.raises(ValueError, match="unknown strategy 'fedsgd'"):
