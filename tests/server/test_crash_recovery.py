@@ -69,14 +69,22 @@ class Fleet:
             self.interrupted += 1
             return  # the server was killed mid-request: this upload stays pending and is retried
 
-    def run_until_killed(self, kill_after: float, workers: int = 3) -> None:
+    def run_until_killed(self, kill_after_acks: int, jitter_s: float, workers: int = 3) -> None:
+        """Upload from several threads; SIGKILL the server ``jitter_s`` after ``kill_after_acks`` more acks.
+
+        Triggering on progress rather than on a clock keeps the kills inside the round however fast
+        the server is, and the jitter puts them at random points of the requests in flight.
+        """
         todo = [i for i in range(DEVICES) if i not in self.done]
         random.Random(len(self.done)).shuffle(todo)
         chunks = [todo[k::workers] for k in range(workers)]
         threads = [threading.Thread(target=self.work, args=(chunk,)) for chunk in chunks]
+        target = len(self.done) + kill_after_acks
         for thread in threads:
             thread.start()
-        time.sleep(kill_after)
+        while len(self.done) < target and any(thread.is_alive() for thread in threads):
+            time.sleep(0.001)
+        time.sleep(jitter_s)
         self.server.kill()
         for thread in threads:
             thread.join()
@@ -97,8 +105,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path, d
         fleet = Fleet(server, specs)
         base = decode_weights((server.data_dir / "blobs/weights/0.fp32").read_bytes(), specs)[1]
         rng = random.Random(1)
-        for _ in range(TRIALS):
-            fleet.run_until_killed(kill_after=rng.uniform(0.0, 0.1))
+        for trial in range(TRIALS):
+            share = (DEVICES - len(fleet.done)) // (2 * (TRIALS - trial))  # leaves half the round for the end
+            fleet.run_until_killed(kill_after_acks=rng.randint(0, share), jitter_s=rng.uniform(0.0, 0.02))
             server.start()
             counted = ledger_rows(server.data_dir, 1)
             assert fleet.acked <= set(counted), "an acknowledged update was lost"
