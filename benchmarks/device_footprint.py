@@ -125,13 +125,13 @@ def round_rss(python: Path, work: Path) -> dict[str, float]:
     import numpy as np
 
     from fedlite.examples import load_digits_split
-    from tests.conftest import converted_model
+    from fedlite.model_cache import ensure_model
     from tests.support.live_server import LiveServer
 
     x, y, _, _ = load_digits_split()
     np.savez(work / "digits.npz", x=x, y=y)
     baseline, _ = peak_rss_mb(python, LOAD_RUNTIME, [], work)
-    with LiveServer(converted_model("digits_cnn"), work / "server", ["--round-size", "1", "--epochs", "1"]) as server:
+    with LiveServer(ensure_model("digits_cnn")[0], work / "server", ["--round-size", "1", "--epochs", "1"]) as server:
         args = ["device", "--server", server.url, "--ca", server.ca, "--token", server.create_token(),
                 "--data", str(work / "digits.npz"), "--state-dir", str(work / "state"), "--once", "--log-format", "json"]
         peak, output = peak_rss_mb(python, RUN_CLI, args, work)

@@ -45,7 +45,7 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_sdk.wire import PRESETS  # noqa: E402
-from fedlite.model_cache import ensure_example_model  # noqa: E402
+from fedlite.model_cache import ensure_model  # noqa: E402
 from fedlite.settings import DEFAULT_CODEC, RunSettings  # noqa: E402
 from fedlite.simulate import run_simulation  # noqa: E402
 from fedlite.simulation import FleetBehaviour  # noqa: E402
@@ -157,7 +157,7 @@ def main() -> int:
             parse_strategy(spec)
     except ValueError as exc:
         parser.error(str(exc))
-    model, _ = ensure_example_model()
+    model, _ = ensure_model("digits_cnn")
     task = {**TASK, "seed": args.seed, "epochs": args.epochs, "rounds": args.rounds}
     print(f"task: digits CNN, {task['devices']} devices, Dirichlet alpha {task['alpha']}, {task['epochs']} local "
           f"epochs, {task['rounds']} rounds, seed {task['seed']}")

@@ -53,30 +53,11 @@ sys.path.insert(0, str(REPO))
 from edge_sdk.signing import DeviceKey, sign_request  # noqa: E402
 from edge_sdk.wire import UpdateSum, decode_update, encode_update, read_manifest  # noqa: E402
 from edge_sdk.wire.accumulate import Scratch  # noqa: E402
+from fedlite.model_cache import ensure_model  # noqa: E402
 
 HEADER = 16  # wire-format §1: magic, version, kind, reserved, meta_len, tensor_count
 CONNECT_S = 2.0  # devices connect this long before the measured window opens
 TRIALS, PER_TRIAL = 15, 20  # decode-and-accumulate: interleaved trials of this many updates each
-
-
-# ---------------------------------------------------------------- the model
-
-
-def build_model(directory: Path) -> Path:
-    """A converted 100,042-parameter MLP (32 → 1024 → 64 → 10), cached in ``directory``."""
-    path = directory / "mlp100k.tflite"
-    if path.exists():
-        return path
-    code = (
-        "import keras, sys; from converters.convert import ConvertOptions, convert_file\n"
-        "m = keras.Sequential([keras.Input((32,)), keras.layers.Dense(1024, activation='relu'),"
-        " keras.layers.Dense(64, activation='relu'), keras.layers.Dense(10, activation='softmax')], name='mlp100k')\n"
-        "m.save(sys.argv[1] + '.keras')\n"
-        "convert_file(sys.argv[1] + '.keras', sys.argv[1], ConvertOptions(loss='sparse_categorical_crossentropy'))\n"
-    )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, capture_output=True)
-    return path
 
 
 # ---------------------------------------------------------------- a minimal HTTP/1.1 client
@@ -321,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    model, _ = ensure_model("mlp100k")  # fedlite.examples.mlp100k, converted once and cached
     work = Path(tempfile.mkdtemp(prefix="fedlite-ingest-"))
-    model = build_model(Path(os.environ.get("FEDLITE_BENCH_CACHE", REPO / "build")))
     specs = read_manifest(model.read_bytes()).trainable_weights
     params = sum(int(np.prod(s.shape)) for s in specs)
 

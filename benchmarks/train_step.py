@@ -30,11 +30,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+MODELS = ("digits_mlp", "digits_cnn")  # recipes of fedlite.model_cache, both converted for batch BATCH
 BATCH = 32
-MODELS = {  # name → (builder in fedlite.examples, optimizer settings for both sides)
-    "digits_mlp": ("digits_mlp", dict(optimizer="sgd", learning_rate=0.05, momentum=0.9)),
-    "digits_cnn": ("digits_cnn", dict(optimizer="adam", learning_rate=0.005)),
-}
 
 
 def timed_ms(steps: dict[str, Callable[[], object]], calls: int, repeats: int = 7) -> dict[str, float]:
@@ -79,17 +76,17 @@ def matmul_gflops(size: int = 512, steps: int = 20) -> float:
 def measure(name: str, steps: int) -> dict:
     import keras
 
-    from converters import ConvertOptions, convert_model
+    from converters import ConvertOptions
     from edge_sdk.runtime import open_interpreter
     from fedlite import examples
+    from fedlite.model_cache import RECIPES, ensure_model
 
-    builder, settings = MODELS[name]
     x_train, y_train, _, _ = examples.load_digits_split(seed=0)
     x, y, mask = x_train[:BATCH], y_train[:BATCH], np.ones(BATCH, np.float32)
-    model = getattr(examples, builder)()
-    options = ConvertOptions(loss="sparse_categorical_crossentropy", batch_size=BATCH, model_id=name, **settings)
-    result = convert_model(model, options)
-    interpreter, runtime = open_interpreter(result.model, num_threads=1)
+    converted = ensure_model(name)[0].read_bytes()
+    model = getattr(examples, name)()  # the same builder and seed: the converted model's initial weights
+    options = ConvertOptions(**RECIPES[name])
+    interpreter, runtime = open_interpreter(converted, num_threads=1)
     train = interpreter.get_signature_runner("train")
     model.compile(optimizer=options.make_optimizer().keras(), loss=keras.losses.SparseCategoricalCrossentropy())
     times = timed_ms({"tflite": lambda: train(x=x, y=y, mask=mask), "keras": lambda: model.train_on_batch(x, y)}, steps)
@@ -97,7 +94,7 @@ def measure(name: str, steps: int) -> dict:
     flops = train_step_flops(model)
     return {"name": name, "runtime": str(runtime), "tflite_ms": tflite_ms, "keras_ms": keras_ms,
             "ratio": tflite_ms / keras_ms, "gflops": flops / tflite_ms / 1e6, "train_step_mflop": flops / 1e6,
-            "model_bytes": len(result.model)}
+            "model_bytes": len(converted)}
 
 
 def main(argv: list[str] | None = None) -> int:

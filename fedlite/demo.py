@@ -27,7 +27,7 @@ from typing import Any
 from edge_sdk._lazy import MissingDependencyError, import_optional
 from fedlite import runs
 from fedlite.demo_run import DemoError, DemoRun, Workspace, write_certificate, write_data
-from fedlite.model_cache import ExampleModelError, cached_model_path, ensure_example_model
+from fedlite.model_cache import ExampleModelError, cached_model_path, ensure_model
 from fedlite.processes import ProcessGroup
 from fedlite.progress import Progress, describe_uplink
 from fedlite.report import write_report
@@ -79,9 +79,9 @@ def run_demo(settings: RunSettings, out: Path, port: int,
              progress: Progress) -> tuple[list[RoundRecord], float | None, Path]:
     """The whole run; (the round records, the untrained model's accuracy, the model used). Cleans up
     whatever it started."""
-    if not cached_model_path().is_file():
+    if not cached_model_path("digits_cnn").is_file():
         print("model: converting the example digits CNN (once: later runs use the cached copy) ...", flush=True)
-    model, _ = ensure_example_model()
+    model, _ = ensure_model("digits_cnn")
     print(f"model: the example digits CNN, converted, at {model}", flush=True)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)

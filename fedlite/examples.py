@@ -1,4 +1,5 @@
-"""Example data and Keras models shared by the demo, the benchmarks and the tests.
+"""Example data and Keras models shared by the demo, the benchmarks and the tests (converted
+and cached by :mod:`fedlite.model_cache`).
 
 The data is scikit-learn's bundled ``load_digits`` (no downloads); TensorFlow/Keras are imported
 only when a model is built.
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["digits_cnn", "digits_mlp", "load_digits_split"]
+__all__ = ["digits_cnn", "digits_mlp", "load_digits_split", "mlp100k"]
 
 DIGITS_SHAPE = (8, 8, 1)
 NUM_DIGITS = 10
@@ -68,3 +69,20 @@ def digits_mlp(seed: int = 0) -> Any:
         layers.Dense(32, activation="relu", name="hidden_2"),
         layers.Dense(NUM_DIGITS, activation="softmax", name="classifier"),
     ], name="digits_mlp")
+
+
+def mlp100k(seed: int = 0) -> Any:
+    """A 100,042-parameter perceptron on 32 features (32 → 1024 → 64 → 10, softmax) for the server
+    ingest benchmark (benchmarks/server_ingest.py): it trains on no data set; the benchmark uploads
+    synthetic deltas of its weights, large enough that decoding and summing an update dominates a request.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input((32,)),
+        layers.Dense(1024, activation="relu", name="hidden"),
+        layers.Dense(64, activation="relu", name="hidden_2"),
+        layers.Dense(10, activation="softmax", name="classifier"),
+    ], name="mlp100k")

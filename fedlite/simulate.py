@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_sdk._lazy import MissingDependencyError
-from fedlite.model_cache import ExampleModelError, ensure_example_model
+from fedlite.model_cache import ExampleModelError, ensure_model
 from fedlite.progress import Progress, describe_uplink
 from fedlite.report import write_report
 from fedlite.settings import DEFAULT_CODEC, MODES, RunSettings
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings, behaviour = settings_from_args(args)
-        model, _ = ensure_example_model()
+        model, _ = ensure_model("digits_cnn")
         data = load_data(settings)
     except (ValueError, MissingDependencyError, ExampleModelError) as exc:
         return _fail(str(exc), 2)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from converters.cli import main
 from edge_sdk.wire import Manifest, read_manifest
+from fedlite.model_cache import RECIPES
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -54,10 +56,17 @@ def test_conversion_prints_checks_and_writes_model_and_manifest(models, tmp_path
     assert Manifest.from_json(output.with_name("small.manifest.json").read_text()) == manifest
 
 
-def test_the_fixture_conversion_log_shows_the_checks(digits_cnn_tflite) -> None:
-    log = digits_cnn_tflite.with_suffix(".log").read_text()
-    assert "builtin only: yes" in log and "parity:      PASSED" in log
-    assert "DepthwiseConv2D" in log and "BATCH_MATMUL" in log
+@pytest.mark.slow
+def test_the_cli_converts_the_example_cnn_exactly_as_the_model_cache(digits_cnn_tflite, tmp_path, capsys) -> None:
+    recipe = RECIPES["digits_cnn"]
+    options = [arg for key, value in recipe.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+    output = tmp_path / "digits_cnn.tflite"
+    code, out, err = run(capsys, str(digits_cnn_tflite.with_suffix(".keras")), "-o", str(output), *options)
+    assert code == 0, err
+    assert "builtin only: yes" in out and "parity:      PASSED" in out
+    assert "DepthwiseConv2D" in out and "BATCH_MATMUL" in out
+    converted, cached = read_manifest(output.read_bytes()), read_manifest(digits_cnn_tflite.read_bytes())
+    assert replace(converted, parity={}) == replace(cached, parity={})  # the same graph (graph_sha256) and weights
 
 
 @pytest.mark.parametrize(("model", "extra", "message"), [

@@ -45,7 +45,7 @@ def sandbox(tmp_path: Path, digits_cnn_tflite: Path) -> dict:
     (the fixture's conversion, with the demo's recipe), a private TMPDIR, an output directory."""
     cache, tmp = tmp_path / "cache", tmp_path / "tmp"
     tmp.mkdir()
-    target = cached_model_path(cache)
+    target = cached_model_path("digits_cnn", cache)
     target.parent.mkdir(parents=True)
     shutil.copyfile(digits_cnn_tflite, target)
     env = {**subprocess_env(), "FEDLITE_CACHE_DIR": str(cache), "TMPDIR": str(tmp)}
@@ -155,8 +155,8 @@ def test_no_tensorflow_and_no_cached_model_is_one_line(sandbox: dict) -> None:
     started = time.monotonic()
     result = demo(sandbox, timeout=120)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("fedlite demo: converting the example model needs TensorFlow, and no converted "
-                                    "copy is cached in ")
+    assert result.stderr.startswith("fedlite demo: converting the example model digits_cnn needs TensorFlow, and no "
+                                    "converted copy is cached in ")
     assert result.stderr.endswith("install it with: pip install 'fedlite[convert]'\n")
     assert result.stderr.count("\n") == 1 and time.monotonic() - started < 60
     assert list((sandbox["root"] / "empty-cache").iterdir()) == []  # no partial conversion left

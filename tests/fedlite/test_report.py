@@ -5,16 +5,15 @@ from __future__ import annotations
 import io
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from fedlite.charts import Series, line_chart
 from fedlite.progress import Progress, describe_uplink, format_bytes
 from fedlite.report import write_report
 from fedlite.runs import RoundRecord, final_accuracy, read_rounds, rounds_to_reach, summarise
 from fedlite.settings import RunSettings
+from tests.support.pages import polylines, visible_text
 
 
 def record(number: int, accuracy: float | None, outcome: str = "published", uplink: int = 42_500) -> RoundRecord:
@@ -27,36 +26,6 @@ ROUNDS = [record(1, 0.31), record(2, 0.62), record(3, None, "abandoned", 0), rec
 SUMMARY = summarise(ROUNDS, devices=10, trainable_parameters=45_482, fp32_update_bytes=182_416, seconds=19.4)
 SETTINGS = RunSettings(devices=10, rounds=4, strategy="fedadam", strategy_params={"server_lr": 0.03}, alpha=0.3,
                        seed=7, epochs=5)
-
-
-class TextOf(HTMLParser):
-    """The visible text of a page, element by element, outside <style> and <title>."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.chunks: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        self._skip += tag in ("style", "title")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._skip -= tag in ("style", "title")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip and data.strip():
-            self.chunks.append(data.strip())
-
-
-def visible_text(page: str) -> list[str]:
-    parser = TextOf()
-    parser.feed(page)
-    return parser.chunks
-
-
-def polylines(svg: str) -> list[list[tuple[float, float]]]:
-    found = re.findall(r'<polyline [^>]*points="([^"]*)"', svg)
-    return [[tuple(map(float, pair.split(","))) for pair in points.split()] for points in found]
 
 
 @pytest.fixture
@@ -144,11 +113,6 @@ def test_a_run_without_accepted_updates_says_so(tmp_path: Path) -> None:
     text = visible_text(html_path.read_text())
     assert "-" in text and "Uplink: no update was accepted." in text
     assert "Held-out accuracy after each round: no data." in text
-
-
-def test_a_chart_without_data_says_so() -> None:
-    assert "no data" in line_chart([Series("sent", "#000", [(1, 0.0)])], title="Bytes", y_label="bytes", log=True)
-    assert "no data" in line_chart([Series("model", "#000", [])], title="Accuracy", y_label="%")
 
 
 def test_history_records_become_round_records(tmp_path: Path) -> None:

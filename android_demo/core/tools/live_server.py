@@ -3,8 +3,9 @@
     python tools/live_server.py -- java -cp ... org.junit.runner.JUnitCore ...
 
 Starts the real ``fedlite serve`` (``tests.support.live_server.LiveServer``) on the example digits
-MLP (converted once and cached by ``tests.conftest``), with a throw-away CA, and inserts after the
-command's first word the system properties the interop tests read:
+MLP (converted once by ``fedlite.model_cache`` into the Python tests' cache, build/test-models/),
+with a throw-away CA, and inserts after the command's first word the system properties the
+interop tests read:
 
     -Dfedlite.server.url=https://127.0.0.1:PORT   -Dfedlite.server.ca=CA.pem
     -Dfedlite.server.token=TOKEN                  -Dfedlite.server.data=DATA_DIR
@@ -34,7 +35,7 @@ COMMAND_TIMEOUT_S = 600
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="digits_mlp", help="example model recipe from tests/conftest.py")
+    parser.add_argument("--model", default="digits_mlp", help="example model: a name in fedlite.model_cache.RECIPES")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = parser.parse_args(argv)
     if args.command[:1] == ["--"]:
@@ -55,10 +56,10 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(REPO))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tests.conftest import converted_model
+    from fedlite.model_cache import ensure_model
     from tests.support.live_server import LiveServer
 
-    model = converted_model(args.model)
+    model, _ = ensure_model(args.model, REPO / "build" / "test-models")
     with tempfile.TemporaryDirectory(prefix="fedlite-jvm-interop-") as tmp:
         server = LiveServer(model, Path(tmp) / "data", SERVER_ARGS)
         try:
