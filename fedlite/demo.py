@@ -29,7 +29,7 @@ from fedlite import runs
 from fedlite.demo_run import DemoError, DemoRun, Workspace, write_certificate, write_data
 from fedlite.model_cache import ExampleModelError, cached_model_path, ensure_model
 from fedlite.processes import ProcessGroup
-from fedlite.progress import Progress, describe_uplink
+from fedlite.progress import Progress, describe_target, describe_uplink
 from fedlite.report import write_report
 from fedlite.runs import RoundRecord
 from fedlite.settings import DEFAULT_CODEC, RunSettings
@@ -161,7 +161,7 @@ def _finish(args: argparse.Namespace, settings: RunSettings, summary: dict[str, 
         return _fail(f"cannot write the report: {exc}", 1)
     accuracy, reached = summary["final_accuracy"], summary["rounds_to_90"]
     print(f"final accuracy: {'-' if accuracy is None else f'{accuracy:.2%}'} on the held-out digits test set "
-          f"after {summary['rounds']} rounds, 90% first reached in round {reached or '-'} ({summary['seconds']:.0f} s)")
+          f"after {summary['rounds']} rounds, {describe_target(reached)} ({summary['seconds']:.0f} s)")
     print(describe_uplink(summary["uplink_bytes"], summary["fp32_uplink_bytes"], summary["accepted_updates"],
                           summary["bits_per_param"]))
     print(f"report: {report.resolve()}")

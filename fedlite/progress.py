@@ -36,6 +36,11 @@ def describe_uplink(uplink: int, fp32_uplink: int, updates: int, bits_per_param:
             f"{format_bytes(fp32_uplink)}{ratio}")
 
 
+def describe_target(rounds_to_90: int | None) -> str:
+    """When the held-out accuracy first reached 90%, or that it never did."""
+    return "90% not reached" if rounds_to_90 is None else f"90% first reached in round {rounds_to_90}"
+
+
 def _cell(value: object, width: int) -> str:
     return str(value).rjust(width)
 

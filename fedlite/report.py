@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fedlite.charts import Series, line_chart
 from fedlite.progress import format_bytes
 from fedlite.runs import RoundRecord
+from server.charts import Series, line_chart
 
 STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;max-width:800px;

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from edge_sdk._lazy import MissingDependencyError
 from fedlite.model_cache import ExampleModelError, ensure_model
-from fedlite.progress import Progress, describe_uplink
+from fedlite.progress import Progress, describe_target, describe_uplink
 from fedlite.report import write_report
 from fedlite.settings import DEFAULT_CODEC, MODES, RunSettings
 from fedlite.simulation import Data, FleetBehaviour, Simulation, SimulationResult, sampled_examples
@@ -105,7 +105,7 @@ def _print_summary(summary: dict) -> None:
     initial = summary["initial_accuracy"]
     print(f"final accuracy: {'-' if accuracy is None else f'{accuracy:.2%}'} on the held-out digits test set "
           f"after {summary['rounds']} rounds, from {'-' if initial is None else f'{initial:.2%}'} before training "
-          f"(90% first reached in round {summary['rounds_to_90'] or '-'})")
+          f"({describe_target(summary['rounds_to_90'])})")
     print(describe_uplink(summary["uplink_bytes"], summary["fp32_uplink_bytes"], summary["accepted_updates"],
                           summary["bits_per_param"]))
     print("uploads: " + ", ".join(f"{name} {count}" for name, count in sorted(summary["uploads"].items())))

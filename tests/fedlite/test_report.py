@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fedlite.progress import Progress, describe_uplink, format_bytes
+from fedlite.progress import Progress, describe_target, describe_uplink, format_bytes
 from fedlite.report import write_report
 from fedlite.runs import RoundRecord, final_accuracy, read_rounds, rounds_to_reach, summarise
 from fedlite.settings import RunSettings
@@ -161,3 +161,8 @@ def test_byte_counts_read_naturally() -> None:
     line = describe_uplink(849_965, 36_483_200, 200, 0.747)
     assert "849.97 kB in 200 updates" in line and "0.75 bits per parameter" in line and "(43x less)" in line
     assert describe_uplink(0, 0, 0, 0.0) == "uplink: no update was accepted"
+
+
+def test_the_90_percent_mark_is_named_or_said_to_be_missed() -> None:
+    assert describe_target(7) == "90% first reached in round 7"
+    assert describe_target(None) == "90% not reached"

@@ -19,6 +19,7 @@ from edge_sdk.wire import decode_weights
 from fedlite.examples import load_digits_split
 from tests.support.device import TestDevice, train_update
 from tests.support.live_server import LiveServer
+from tests.support.pages import table_rows, visible_text
 
 pytestmark = pytest.mark.slow
 ROUND_SIZE = 3
@@ -106,6 +107,9 @@ def test_rounds_of_real_training_improve_held_out_accuracy(live, devices, digits
     assert [r["accepted"] for r in rounds if r.get("outcome") == "published"] == [ROUND_SIZE] * 4
     metrics = requests.get(live.url + "/metrics", verify=live.ca, timeout=5).text
     assert 'fedlite_updates_rejected_total{reason="round_closed"} 4' in metrics
+    rows = table_rows(requests.get(live.url + "/dashboard", verify=live.ca, timeout=5).text)[1:]
+    assert [row[3] for row in rows] == ["3 / 4"] * 4  # accepted / selected, newest first
+    assert [row[5] for row in rows] == ["round closed 1"] * 3 + ["–"]  # a straggler counts in the next round
 
 
 def test_replayed_forged_unsigned_and_stale_requests_are_refused(live, devices) -> None:
@@ -193,7 +197,7 @@ def test_operator_endpoints(live) -> None:
     assert "# TYPE fedlite_updates_accepted_total counter" in metrics
     assert 'fedlite_requests_total{route="/healthz",status="200"}' in metrics
     page = requests.get(live.url + "/dashboard", verify=live.ca, timeout=5).text
-    assert "held-out accuracy" in page and "<table>" in page
+    assert "<meta http-equiv=refresh" in page and "Held-out accuracy" in visible_text(page)
     assert requests.get(live.url + "/openapi.json", verify=live.ca, timeout=5).json()["paths"]["/v1/checkin"]
 
 

@@ -1,4 +1,4 @@
-"""Prometheus text exposition, the dashboard's inline SVG, the JSON-lines history."""
+"""Prometheus text exposition and the JSON-lines history."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from server.dashboard import svg_chart
 from server.history import History
 from server.metrics import Metrics
 
@@ -22,13 +21,6 @@ def test_metrics_render_labels_and_escape() -> None:
     assert "# TYPE fedlite_current_round gauge\nfedlite_current_round 7\n" in text
     with pytest.raises(KeyError):
         metrics.inc("fedlite_typo_total")
-
-
-def test_svg_chart_plots_points_and_handles_no_data() -> None:
-    svg = svg_chart("accuracy", [1, 2, 3], [0.1, None, 0.9])
-    assert svg.count("<svg") == 1 and "polyline" in svg and "0.9" in svg
-    assert "<rect" in svg_chart("bytes", [1, 2], [10, 20], bars=True)
-    assert "no data yet" in svg_chart("empty", [], [])
 
 
 def test_history_survives_a_torn_last_line(tmp_path: Path) -> None:
