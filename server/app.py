@@ -1,8 +1,8 @@
 """The HTTP face of the server (Starlette): the routes of docs/protocol.md over an :class:`Engine`.
 
 Every failure becomes ``{"error": {"code", "message"}}`` with the status of the one table in
-``server.errors``; no request body is read past its endpoint's limit. OpenAPI docs are served
-at ``/openapi.json`` and ``/docs``.
+``server.errors``; no request body is read past its endpoint's limit. The OpenAPI document is
+served at ``/openapi.json`` and as a self-contained HTML reference at ``/docs``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from server.errors import ApiError
 HINT = "'fedlite[server]'"
 
 
-def create_app(engine: Engine, *, run_ticker: bool = True) -> Any:
-    """The ASGI app serving ``engine`` (which must be open)."""
+def create_app(engine: Engine, *, run_ticker: bool = True, operator_token: str | None = None) -> Any:
+    """The ASGI app serving ``engine`` (which must be open); ``operator_token`` guards the operator pages."""
     import_optional("starlette", HINT)
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -28,19 +28,20 @@ def create_app(engine: Engine, *, run_ticker: bool = True) -> Any:
     from starlette.responses import HTMLResponse, JSONResponse
     from starlette.routing import Route
 
+    from server.api_page import render_api_page
     from server.app_support import ServerTimeMiddleware, error_response
+    from server.operator_auth import OperatorAuthMiddleware
     from server.routes import DeviceApi, openapi_document
 
     endpoints = DeviceApi(engine).endpoints()
     document = openapi_document(endpoints)
+    reference = render_api_page(document)
 
     async def openapi(_: Any) -> JSONResponse:
         return JSONResponse(document)
 
     async def docs(_: Any) -> HTMLResponse:
-        from fastapi.openapi.docs import get_swagger_ui_html
-
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="FedLite server API")
+        return HTMLResponse(reference)
 
     async def api_error(_: Any, exc: ApiError) -> Any:
         return error_response(exc)
@@ -62,6 +63,8 @@ def create_app(engine: Engine, *, run_ticker: bool = True) -> Any:
 
     routes = [Route(e.path, e.handler, methods=[e.method]) for e in endpoints]
     routes += [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
-    return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=[Middleware(ServerTimeMiddleware, metrics=engine.metrics)],
+    middleware = [Middleware(ServerTimeMiddleware, metrics=engine.metrics)]
+    if operator_token is not None:
+        middleware.append(Middleware(OperatorAuthMiddleware, token=operator_token))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
                      exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: internal_error})

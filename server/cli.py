@@ -14,6 +14,7 @@ from typing import Any
 from edge_sdk._lazy import MissingDependencyError, import_optional
 from server.config import ConfigError, build_config, merge, read_config_file
 from server.model_source import ModelSourceError, load_model_bytes
+from server.operator_auth import OperatorTokenError, read_operator_token
 
 # flag → (section, key, type, help)
 FLAGS: dict[str, tuple[str, str, Any, str]] = {
@@ -25,6 +26,8 @@ FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--tls-key": ("server", "tls_key", str, "PEM private key of --tls-cert"),
     "--eval-data": ("server", "eval_data", str, ".npz with x and y to evaluate each new global model on"),
     "--history": ("server", "history", str, "JSON-lines history file (default DATA_DIR/history.jsonl)"),
+    "--operator-token-file": ("server", "operator_token_file", str,
+                              "file with a token that /dashboard, /metrics and /docs then require"),
     "--mode": ("rounds", "mode", str, "sync (rounds) or async (FedBuff)"),
     "--round-size": ("rounds", "target", int, "updates that complete a round (async: buffer size K)"),
     "--min-quorum": ("rounds", "min_quorum", int, "fewest updates that still publish at the deadline"),
@@ -99,6 +102,7 @@ def serve(config: Any, *, ready_file: Path | None, log_level: str) -> None:
     from server.service import build_engine
     from server.tls import ensure_self_signed, fingerprint
 
+    operator_token = read_operator_token(config.operator_token_file) if config.operator_token_file else None
     model = load_model_bytes(config.model, config.convert, Path(config.data_dir) / "converted")
     engine, reporter = build_engine(config, model)
     cert, key = config.tls_cert, config.tls_key
@@ -113,7 +117,7 @@ def serve(config: Any, *, ready_file: Path | None, log_level: str) -> None:
     if ready_file is not None:
         ready_file.write_text(json.dumps({"url": url, "port": port, "fingerprint": print_fp, "pid": os.getpid()}))
     server = uvicorn.Server(uvicorn.Config(
-        create_app(engine), ssl_certfile=str(cert), ssl_keyfile=str(key), log_level=log_level,
+        create_app(engine, operator_token=operator_token), ssl_certfile=str(cert), ssl_keyfile=str(key), log_level=log_level,
         access_log=False, timeout_keep_alive=60, timeout_graceful_shutdown=2, backlog=2048))
     try:
         server.run(sockets=[sock])
@@ -131,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ModelSourceError(f"model file {config.model} does not exist")
         run_with_one_blas_thread(argv)
         serve(config, ready_file=args.ready_file, log_level=args.log_level)
-    except (ConfigError, ModelSourceError, MissingDependencyError) as exc:
+    except (ConfigError, ModelSourceError, MissingDependencyError, OperatorTokenError) as exc:
         print(f"fedlite serve: {exc}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:

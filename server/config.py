@@ -65,6 +65,7 @@ class ServerConfig:
     tls_key: Path | None = None
     eval_data: Path | None = None
     history: Path | None = None
+    operator_token_file: Path | None = None
     rounds: RoundPolicy = field(default_factory=RoundPolicy)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     aggregation: AggregationConfig = field(default_factory=AggregationConfig)
@@ -77,7 +78,7 @@ class ServerConfig:
         return self.history or self.data_dir / "history.jsonl"
 
 
-_PATHS = ("data_dir", "model", "tls_cert", "tls_key", "eval_data", "history")
+_PATHS = ("data_dir", "model", "tls_cert", "tls_key", "eval_data", "history", "operator_token_file")
 _SECTIONS = {"rounds": RoundPolicy, "training": TrainingConfig, "devices": DeviceRules}
 
 

@@ -16,6 +16,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "stale_timestamp": 401,
     "replayed_nonce": 401,
     "unknown_device": 401,
+    "operator_unauthorized": 401,
     "device_revoked": 403,
     "invalid_token": 403,
     "not_found": 404,
