@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_sdk.wire.manifest import WeightSpec
 from server import codec
-from server.ingest import CheckedUpdate, weighted_metrics
+from server.ingest import CheckedUpdate
 from server.privacy import DPConfig, GaussianMechanism
 from server.robust import clip_factor, coordinate_median, trimmed_mean
 from server.strategies import make_strategy
@@ -76,7 +76,8 @@ class RoundAccumulator:
         self.examples += checked.meta.num_examples
         self.weight += weight
         self.bytes += nbytes
-        weighted_metrics(self.metric_totals, checked.meta, checked.meta.num_examples)
+        for name, value in checked.meta.metrics.items():  # finite: UpdateMeta checked them
+            self.metric_totals[name] = self.metric_totals.get(name, 0.0) + value * checked.meta.num_examples
 
     def mean_metrics(self) -> dict[str, float]:
         """Example-weighted means of the devices' reported metrics."""
@@ -116,10 +117,21 @@ class Aggregator:
         if self.mechanism is not None:
             return self.mechanism.noisy_mean(accumulator.sum.result(), self.expected)
         if self.config.aggregator == "trimmed_mean":
-            return trimmed_mean(load_updates(), self.config.trim_fraction)
+            return trimmed_mean(self._bounded(load_updates()), self.config.trim_fraction)
         if self.config.aggregator == "median":
-            return coordinate_median(load_updates())
+            return coordinate_median(self._bounded(load_updates()))
         return accumulator.mean_delta()
+
+    def _bounded(self, updates: list[tuple[dict[str, np.ndarray], float]]) -> list[tuple[dict[str, np.ndarray], float]]:
+        """The updates scaled down to ``clip_norm`` (as the mean's running sum does), if it is set."""
+        if self.config.clip_norm is None:
+            return updates
+        bounded = []
+        for tensors, weight in updates:
+            norm = float(np.sqrt(sum(np.vdot(t, t) for t in tensors.values())))
+            factor = clip_factor(norm, self.config.clip_norm)
+            bounded.append(({name: t * factor for name, t in tensors.items()}, weight))
+        return bounded
 
     def epsilon(self) -> float | None:
         """The privacy spent so far (ε at the configured δ), if DP is on."""

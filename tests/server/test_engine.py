@@ -144,6 +144,22 @@ def test_robust_aggregators_ignore_one_outlier(model: Path, tmp_path: Path, aggr
     run(scenario())
 
 
+@pytest.mark.parametrize("aggregator", ["median", "trimmed_mean"])
+def test_robust_aggregators_clip_updates_to_the_configured_norm(model: Path, tmp_path: Path, aggregator: str) -> None:
+    async def scenario() -> None:
+        h = Harness(model, tmp_path, rounds={"target": 3, "min_quorum": 3},
+                    aggregation={"aggregator": aggregator, "clip_norm": 1e-3})
+        for device in await h.enroll(3):
+            task = await h.task(device)
+            body, _ = h.body(task, scale=10.0)
+            await h.upload(device, task.task_id, body)
+        moved = max(float(np.abs(h.weights(1)[s.name] - h.weights(0)[s.name]).max()) for s in h.specs)
+        assert 0 < moved <= 1e-3 * 1.0001  # unclipped, scale-10 updates would move weights by tens
+        h.engine.close()
+
+    run(scenario())
+
+
 def test_norm_bound_rejects_and_counts(model: Path, tmp_path: Path) -> None:
     async def scenario() -> None:
         h = Harness(model, tmp_path, training={"norm_bound": 1.0})
