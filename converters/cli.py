@@ -5,30 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from converters.losses import LOSSES
 from converters.optimizers import OPTIMIZERS
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _positive(kind: type, noun: str) -> Callable[[str], float]:
+    """An argparse ``type`` accepting only positive values of ``kind`` (int or float)."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {noun}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {noun}, got {text}")
+        return value
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,8 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .tflite path (OUT.manifest.json is written beside it)")
     p.add_argument("--loss", required=True, help=f"Keras loss name: {', '.join(LOSSES)}")
     p.add_argument("--optimizer", default="sgd", help=f"{' or '.join(OPTIMIZERS)} (default: sgd)")
-    p.add_argument("--learning-rate", type=_positive_float, default=0.01, help="initial learning rate (default: 0.01)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="static training batch size B (default: 32)")
+    p.add_argument("--learning-rate", type=_positive(float, "number"), default=0.01, help="initial learning rate (default: 0.01)")
+    p.add_argument("--batch-size", type=_positive(int, "integer"), default=32, help="static training batch size B (default: 32)")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum for SGD")
     p.add_argument("--freeze-until", metavar="LAYER", help="freeze layers up to and including LAYER (baked as constants)")

@@ -11,10 +11,10 @@ from typing import Any
 from converters.errors import ConversionError
 from converters.export import embed_metadata, to_tflite
 from converters.graph import ModelGraph, read_graph
-from converters.losses import ALIASES, LOSSES, Loss, make_loss
+from converters.losses import Loss, canonical_loss, make_loss
 from converters.module import TrainableModule
 from converters.ops import Activation
-from converters.optimizers import OPTIMIZERS, Optimizer
+from converters.optimizers import Optimizer
 from converters.parity import ParityReport, check_parity
 from edge_sdk._lazy import import_optional
 from edge_sdk.wire.manifest import FORMAT_VERSION, METADATA_NAME, Manifest, TensorSpec, WeightSpec
@@ -39,10 +39,8 @@ class ConvertOptions:
     model_id: str | None = None
 
     def __post_init__(self) -> None:
-        if ALIASES.get(self.loss.lower(), self.loss.lower()) not in LOSSES:
-            raise ConversionError(f"loss {self.loss!r} is not supported; supported losses: {', '.join(LOSSES)}")
-        if self.optimizer.lower() not in OPTIMIZERS:
-            raise ConversionError(f"optimizer {self.optimizer!r} is not supported; supported optimizers: {', '.join(OPTIMIZERS)}")
+        canonical_loss(self.loss)
+        self.make_optimizer()  # validates the optimizer and its hyper-parameters
         if self.batch_size <= 0:
             raise ConversionError(f"the batch size must be a positive integer, got {self.batch_size}")
         if self.model_id is not None and not _MODEL_ID.match(self.model_id):
@@ -82,9 +80,9 @@ def convert_model(model: Any, options: ConvertOptions) -> ConversionResult:
     """Convert a Keras model; raises ConversionError (or a subclass) for anything unsupported."""
     tf = import_optional("tensorflow", TF_HINT)
     graph = read_graph(model, options.freeze_until, options.allow_flex)
-    loss = make_loss(options.loss.lower(), graph.output_shape, _final_activation(graph))
+    loss = make_loss(options.loss, graph.output_shape, _final_activation(graph))
     optimizer = options.make_optimizer()
-    if not any(w.trainable for w in graph.variables):
+    if not graph.trainable:
         raise ConversionError("the model has no trainable weights (every layer is frozen)")
     trainable = TrainableModule(tf, graph, loss, optimizer, options.batch_size)
     signatures = trainable.signatures()
@@ -107,9 +105,7 @@ def build_manifest(model: Any, options: ConvertOptions, graph: ModelGraph, loss:
     """The manifest describing the converted graph ``graph_bytes``."""
     batch = options.batch_size
     label_shape, label_dtype = loss.label_spec(batch, graph.output_shape)
-    trainable = [w for w in graph.variables if w.trainable]
-    state = [TensorSpec(f"{slot}_{w.name}", w.value.shape, "float32") for w in trainable for slot in optimizer.slot_names()]
-    state += [TensorSpec(name, (), "float32") for name in optimizer.scalar_state()]
+    state = optimizer.state_shapes({w.name: w.value.shape for w in graph.trainable})
     return Manifest(
         format_version=FORMAT_VERSION,
         model_id=options.model_id or _default_id(model),
@@ -122,7 +118,7 @@ def build_manifest(model: Any, options: ConvertOptions, graph: ModelGraph, loss:
         num_classes={"classification": loss.num_outputs, "binary": 2}.get(loss.task),
         weights=tuple(WeightSpec(w.name, w.value.shape, "float32", w.trainable, w.keras_path) for w in graph.variables),
         loss={"name": loss.name, "from_logits": loss.from_logits, "reduction": "masked_mean"},
-        optimizer={**optimizer.to_dict(), "state": [vars(spec) for spec in state]},
+        optimizer={**optimizer.to_dict(), "state": [vars(TensorSpec(name, shape, "float32")) for name, shape in state.items()]},
         ops=audit.op_audit(),
         signatures=tuple(sorted(audit.signatures)),
         frozen_parameters=graph.frozen_parameters,

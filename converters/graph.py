@@ -53,6 +53,11 @@ class ModelGraph:
         return [w for w in self.weights if not w.frozen]
 
     @property
+    def trainable(self) -> list[ops.Weight]:
+        """The weights the optimizer updates, in order (a subset of ``variables``)."""
+        return [w for w in self.weights if w.trainable]
+
+    @property
     def frozen_parameters(self) -> int:
         return sum(w.value.size for w in self.weights if w.frozen)
 
@@ -126,7 +131,7 @@ def read_graph(model: Any, freeze_until: str | None = None, allow_flex: bool = F
     graph = ModelGraph(tuple(int(d) for d in shape), dtype, output_shape)
     builder = _Builder(_frozen_layers(model, freeze_until), allow_flex)
     graph.output = _walk(model, [0], graph, builder, frozen_outer=False)[0]
-    graph.weights = list({id(w): w for ws in builder.weights_by_layer.values() for w in ws.values()}.values())
+    graph.weights = [w for ws in builder.weights_by_layer.values() for w in ws.values()]
     return graph
 
 

@@ -7,6 +7,7 @@ SparseSoftmaxCrossEntropyWithLogits, which has no builtin lowering.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,19 +77,23 @@ class Loss:
         return tf.reduce_mean(diff * diff, axis=-1), diff * (2.0 / z.shape[-1])
 
 
+def canonical_loss(name: str) -> str:
+    """The supported loss ``name`` stands for (any case, aliases resolved); ConversionError if none."""
+    canonical = ALIASES.get(name.lower(), name.lower())
+    if canonical not in LOSSES:
+        raise ConversionError(f"loss {name!r} is not supported; supported losses: {', '.join(LOSSES)}")
+    return canonical
+
+
 def make_loss(name: str, output_shape: tuple[int, ...], final_activation: str | None) -> Loss:
     """Validate the loss against the model's output; raise ConversionError naming the mismatch."""
-    name = ALIASES.get(name, name)
-    if name not in LOSSES:
-        raise ConversionError(f"loss {name!r} is not supported; supported losses: {', '.join(LOSSES)}")
-    outputs = 1
-    for dim in output_shape:
-        outputs *= dim
+    name = canonical_loss(name)
+    outputs = math.prod(output_shape)
     if name in ("sparse_categorical_crossentropy", "categorical_crossentropy") and (len(output_shape) != 1 or outputs < 2):
         raise ConversionError(f"loss {name} needs a model output of shape (batch, classes) with at least 2 classes, "
                               f"the model's output is (batch, {', '.join(map(str, output_shape))})")
     folded = FOLDED_ACTIVATION.get(name)
-    if name == "mse" or folded is None:
+    if folded is None:  # mse
         return Loss(name, from_logits=True, num_outputs=outputs)
     if final_activation not in (None, "linear", folded):
         raise ConversionError(f"loss {name} needs the model to end in logits or a {folded}, it ends in {final_activation}")

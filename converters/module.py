@@ -25,7 +25,6 @@ class TrainableModule:
         self.module = tf.Module()
         self.module.weights = {w.name: tf.Variable(w.value, name=w.name) for w in graph.variables}
         self.constants = {w.name: tf.constant(w.value) for w in graph.weights if w.frozen}
-        self.trainable = [w.name for w in graph.variables if w.trainable]
         self.module.state = self._state_variables()
         self.module.learning_rate = tf.Variable(optimizer.learning_rate, dtype=tf.float32, name="learning_rate")
         # Written by the signatures that take the placeholder, so the converter keeps that input; never read.
@@ -35,15 +34,12 @@ class TrainableModule:
         self.logits = self._loss_input()
 
     def _state_variables(self) -> dict[str, Any]:
-        tf, values = self.tf, {w.name: w.value for w in self.graph.variables}
-        state = {f"{slot}_{name}": tf.Variable(tf.zeros(values[name].shape), name=f"{slot}_{name}")
-                 for name in self.trainable for slot in self.optimizer.slot_names()}
-        state.update({name: tf.Variable(0.0, name=name) for name in self.optimizer.scalar_state()})
-        return state
+        shapes = self.optimizer.state_shapes({w.name: w.value.shape for w in self.graph.trainable})
+        return {name: self.tf.Variable(self.tf.zeros(shape), name=name) for name, shape in shapes.items()}
 
     def _loss_input(self) -> int:
         """The tensor the loss reads: the final activation's input when the loss folds it in."""
-        if self.loss.from_logits or self.loss.name == "mse":
+        if self.loss.from_logits:
             return self.graph.output
         return self.graph.final_step.inputs[0]
 

@@ -8,6 +8,7 @@ from typing import Any
 from converters.errors import ConversionError
 
 OPTIMIZERS = ("sgd", "adam")
+_UNUSED_SETTINGS = {"sgd": ("beta_1", "beta_2", "epsilon"), "adam": ("momentum", "nesterov")}
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,15 @@ class Optimizer:
     def scalar_state(self) -> tuple[str, ...]:
         return ("iterations",) if self.name == "adam" else ()
 
+    def state_shapes(self, weights: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """State tensor name → shape for the trainable ``weights`` (name → shape): each weight's
+        slots, then the scalars; the order of get_optimizer_state and the manifest."""
+        shapes = {f"{slot}_{name}": shape for name, shape in weights.items() for slot in self.slot_names()}
+        return {**shapes, **{name: () for name in self.scalar_state()}}
+
     def to_dict(self) -> dict[str, Any]:
-        settings = asdict(self)
-        if self.name == "sgd":
-            for key in ("beta_1", "beta_2", "epsilon"):
-                settings.pop(key)
-        else:
-            settings.pop("momentum"), settings.pop("nesterov")
-        return settings
+        """The hyper-parameters this optimizer uses, as the manifest stores them."""
+        return {key: value for key, value in asdict(self).items() if key not in _UNUSED_SETTINGS[self.name]}
 
     def keras(self) -> Any:
         """The equivalent Keras optimizer (for the parity check)."""

@@ -72,8 +72,8 @@ def reference_run(model: Any, graph: ModelGraph, loss: Loss, optimizer: Optimize
     import tensorflow as tf
 
     by_path = {v.path: v for v in model.weights}
-    names = [w.name for w in graph.variables if w.trainable]
-    variables = [by_path[w.keras_path] for w in graph.variables if w.trainable]
+    names = [w.name for w in graph.trainable]
+    variables = [by_path[w.keras_path] for w in graph.trainable]
     keras_loss = keras.losses.get(loss.name)
     keras_optimizer = optimizer.keras()
     kwargs = {} if loss.name == "mse" else {"from_logits": loss.from_logits}

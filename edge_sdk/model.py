@@ -71,6 +71,11 @@ class TrainableModel:
         """Run a signature that takes no data: its one input is the placeholder."""
         return self._run(signature, **{PLACEHOLDER_INPUT: _PLACEHOLDER_VALUE})
 
+    def _read(self, signature: str, specs: tuple) -> dict[str, np.ndarray]:
+        """Float32 copies of the tensors ``specs`` names, from the getter ``signature``, in spec order."""
+        raw = self._run_without_data(signature)
+        return {spec.name: np.array(raw[spec.name], dtype=np.float32) for spec in specs}
+
     # --- data -----------------------------------------------------------------------------------
 
     @property
@@ -182,8 +187,7 @@ class TrainableModel:
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of every weight, by manifest name, in manifest order."""
-        raw = self._run_without_data("get_weights")
-        return {spec.name: np.array(raw[spec.name], dtype=np.float32) for spec in self.manifest.weights}
+        return self._read("get_weights", self.manifest.weights)
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         """Replace every weight; names, shapes and dtypes must match the manifest exactly."""
@@ -193,8 +197,7 @@ class TrainableModel:
         """Optimizer state tensors by name (empty for plain SGD)."""
         if not self.manifest.optimizer_state:
             return {}
-        raw = self._run_without_data("get_optimizer_state")
-        return {spec.name: np.array(raw[spec.name], dtype=np.float32) for spec in self.manifest.optimizer_state}
+        return self._read("get_optimizer_state", self.manifest.optimizer_state)
 
     def set_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Replace the optimizer state (as returned by get_optimizer_state)."""

@@ -7,6 +7,7 @@ written beside it as ``MODEL.manifest.json``). ``docs/model-contract.md`` specif
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -45,10 +46,7 @@ class TensorSpec:
     @property
     def size(self) -> int:
         """Number of elements."""
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class WeightSpec:
     @property
     def size(self) -> int:
         """Number of elements."""
-        return TensorSpec(self.name, self.shape, self.dtype).size
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)

@@ -145,8 +145,12 @@ class _Reader:
         return count
 
 
-def _op_name(reader: _Reader, code_table: int) -> str:
-    code = max(reader.scalar(code_table, 0, "b"), reader.scalar(code_table, 3, "i"))
+def _op_code(reader: _Reader, code_table: int) -> int:
+    """The BuiltinOperator code: the larger of ``deprecated_builtin_code`` and ``builtin_code``."""
+    return max(reader.scalar(code_table, 0, "b"), reader.scalar(code_table, 3, "i"))
+
+
+def _op_name(reader: _Reader, code_table: int, code: int) -> str:
     if code == CUSTOM_CODE:
         return reader.string(code_table, 1) or "CUSTOM"
     if not 0 <= code < len(_BUILTIN_NAMES):
@@ -192,9 +196,10 @@ def parse_tflite(data: bytes) -> TFLiteFile:
         raise TFLiteFormatError("not a TFLite model: the file identifier 'TFL3' is missing (truncated or wrong file?)")
     reader = _Reader(data)
     model = reader.unpack("I", 0)
-    codes = reader.tables(model, 1)
-    names = [_op_name(reader, code) for code in codes]
-    custom = {_op_name(reader, code) for code in codes if max(reader.scalar(code, 0, "b"), reader.scalar(code, 3, "i")) == CUSTOM_CODE}
+    tables = reader.tables(model, 1)
+    codes = [_op_code(reader, table) for table in tables]
+    names = [_op_name(reader, table, code) for table, code in zip(tables, codes)]
+    custom = {name for name, code in zip(names, codes) if code == CUSTOM_CODE}
     return TFLiteFile(
         version=reader.scalar(model, 0, "I"),
         op_counts=dict(sorted(_op_counts(reader, model, names).items())),

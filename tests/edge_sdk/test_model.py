@@ -183,6 +183,12 @@ def test_truncated_model_file_is_a_clear_error(digits_cnn_tflite, cut: int) -> N
         TrainableModel(digits_cnn_tflite.read_bytes()[:cut])
 
 
-def test_model_without_training_signatures_is_rejected(tmp_path) -> None:
+def test_bytes_that_are_not_a_model_are_rejected() -> None:
     with pytest.raises(ModelFileError, match="TFL3"):
         TrainableModel(b"not a model at all")
+
+
+def test_model_without_a_required_signature_is_rejected(digits_mlp_tflite) -> None:
+    renamed = digits_mlp_tflite.read_bytes().replace(b"set_learning_rate", b"xet_learning_rate")
+    with pytest.raises(ModelFileError, match="lacks the signatures \\['set_learning_rate'\\]"):
+        TrainableModel(renamed)
