@@ -9,7 +9,8 @@ is one cast of the codes to float64, one shift and one multiply by a per-chunk f
 vectorised over a (chunks, chunk) view of a reusable scratch buffer. Other tables (``eden`` at 2
 and 4 bits) are one table lookup instead of the cast and shift. f32/f16 values are added with
 one ``np.add``. Per update, only per-chunk factors are allocated (and, for a tensor whose
-rotation differs from the one its sum shares, that tensor's coded domain).
+rotation differs from the one its sum shares, that tensor's coded domain; for random-k, the
+indices recomputed from the seed).
 
 The results equal the reference decoder's (``scale × level`` in double, times the weight, added)
 within float64 rounding: a few units in the last place of each term, not bit for bit.
@@ -23,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_sdk.wire.encoding import Eden, Float32, Quantiser
-from edge_sdk.wire.kernels import FAST
+from edge_sdk.wire.encoding import Eden, Quantiser
 from edge_sdk.wire.pipeline import ParsedTensor
 from edge_sdk.wire.quantize import level_table, scale_chunks
 
@@ -69,7 +69,7 @@ def add_weighted(total: np.ndarray, tensor: ParsedTensor, weight: float, scratch
     """
     indices = tensor.coded_indices()
     if indices is None and weight == 1.0 and not isinstance(tensor.encoding.values, Quantiser):
-        np.add(total, _float_values(tensor), out=total)  # float32/16 → float64 is exact
+        np.add(total, tensor.float_values(), out=total)  # float32/16 → float64 is exact
         return
     values = weighted_values(tensor, weight, scratch.get("values", tensor.layout.count))
     if indices is None:
@@ -86,7 +86,7 @@ def weighted_values(tensor: ParsedTensor, weight: float, out: np.ndarray, *, exa
     """
     coding = tensor.encoding.values
     if not isinstance(coding, Quantiser):
-        return np.multiply(_float_values(tensor), np.float64(weight), out=out)
+        return np.multiply(tensor.float_values(), np.float64(weight), out=out)
     levels = _levels(isinstance(coding, Eden), coding.bits)
     if exact or levels.slope is None:
         np.take(levels.table, tensor.body, out=out, mode="clip")  # codes < 2**bits: clip never acts
@@ -98,10 +98,6 @@ def weighted_values(tensor: ParsedTensor, weight: float, out: np.ndarray, *, exa
     return scale_chunks(out, factors, coding.chunk)
 
 
-def _float_values(tensor: ParsedTensor) -> np.ndarray:
-    return np.frombuffer(tensor.body, dtype="<f4" if isinstance(tensor.encoding.values, Float32) else "<f2")
-
-
 def decoded_into(tensor: ParsedTensor, scratch: Scratch) -> np.ndarray:
     """The tensor's flat values in float64 (before the reader's rounding to float32), in ``scratch``."""
     indices = tensor.coded_indices()
@@ -111,10 +107,7 @@ def decoded_into(tensor: ParsedTensor, scratch: Scratch) -> np.ndarray:
         dense[:] = 0.0
         dense[indices] = values
         values = dense
-    rotation = tensor.encoding.rotation
-    if rotation is None:
-        return values
-    return FAST.unrotate(values, rotation.log2_block, rotation.seed, tensor.layout.n, overwrite=True)
+    return tensor.unrotated(values, overwrite=True)
 
 
 def squared_norm(tensor: ParsedTensor, scratch: Scratch) -> float:

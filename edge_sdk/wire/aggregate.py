@@ -43,21 +43,17 @@ class _TensorSum:
             return
         coded = np.zeros(tensor.layout.m)
         add_weighted(coded, tensor, weight, scratch)
-        self.plain += _unrotated(coded, rotation, self.size, overwrite=True)
+        self.plain += tensor.unrotated(coded, overwrite=True)
 
     def result(self) -> np.ndarray:
         total = _zeros_if_none(self.plain, self.size).copy()
         if self.rotated is not None:
-            total += _unrotated(self.rotated, self.rotation, self.size, overwrite=False)
+            total += FAST.unrotate(self.rotated, self.rotation.log2_block, self.rotation.seed, self.size)
         return total.reshape(self.shape)
 
 
 def _zeros_if_none(array: np.ndarray | None, size: int) -> np.ndarray:
     return np.zeros(size, dtype=np.float64) if array is None else array
-
-
-def _unrotated(coded: np.ndarray, rotation: HadamardParams, size: int, *, overwrite: bool) -> np.ndarray:
-    return FAST.unrotate(coded, rotation.log2_block, rotation.seed, size, overwrite=overwrite)
 
 
 class UpdateSum:

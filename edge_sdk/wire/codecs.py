@@ -9,7 +9,6 @@ norms: plain float32 by default), one for the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from edge_sdk.wire.encoding import (
     Encoding,
@@ -60,7 +59,7 @@ class TensorCodec:
 
     values: Values = Float32()
     rotation: Hadamard | None = None
-    sparsity: Union[TopK, RandK, None] = None
+    sparsity: TopK | RandK | None = None
     deflate: bool = False
 
     def resolve(self, n: int, *, rotation_seed: int = 0, selection_seed: int = 0) -> Encoding:

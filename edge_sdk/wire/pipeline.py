@@ -100,13 +100,16 @@ class ParsedTensor:
     scales: np.ndarray | None  # quantisers only
     body: bytes | np.ndarray  # f32/f16 value bytes, or uint8 codes
 
+    def float_values(self) -> np.ndarray:
+        """The stored f32/f16 values (a view of the payload, no copy); not for quantised tensors."""
+        return _float_view(self.body, self.encoding.values)
+
     def coded_values(self, kernels: Kernels = FAST) -> np.ndarray:
         """The ``count`` coded-domain values in float64."""
         coding = self.encoding.values
         if isinstance(coding, Quantiser):
             return kernels.dequantize(coding, self.scales, self.body)
-        dtype = "<f4" if isinstance(coding, Float32) else "<f2"
-        return np.frombuffer(self.body, dtype=dtype).astype(np.float64)
+        return self.float_values().astype(np.float64)
 
     def coded_indices(self, kernels: Kernels = FAST) -> np.ndarray | None:
         """Positions of the values in the coded domain (None when dense)."""
@@ -155,13 +158,17 @@ def _parse(
     body = raw[scales_end:]
     coding = encoding.values
     if not isinstance(coding, Quantiser):
-        _check_finite(np.frombuffer(body, dtype="<f4" if isinstance(coding, Float32) else "<f2"), "value")
+        _check_finite(_float_view(body, coding), "value")
         return ParsedTensor(name, shape, encoding, plan, indices, None, body)
     scales = np.frombuffer(raw[plan.index_bytes : scales_end], dtype="<f4").astype(np.float32)
     _check_scales(scales, coding)
     return ParsedTensor(
         name, shape, encoding, plan, indices, scales, kernels.unpack_codes(body, coding.bits, plan.count)
     )
+
+
+def _float_view(body: bytes | memoryview, coding: Float32 | Float16) -> np.ndarray:
+    return np.frombuffer(body, dtype="<f4" if isinstance(coding, Float32) else "<f2")
 
 
 def _unchanging(payload: bytes | memoryview) -> bytes | memoryview:
@@ -193,9 +200,8 @@ def _check_finite(values: np.ndarray, what: str) -> None:
 
 
 def _check_scales(scales: np.ndarray, coding: Quantiser) -> None:
-    if not (scales >= 0).all():  # NaN fails this too
-        _check_finite(scales, "scale")
-        raise DecodeError(f"scale {int(np.flatnonzero(scales < 0)[0])} is negative")
     _check_finite(scales, "scale")
+    if (scales < 0).any():
+        raise DecodeError(f"scale {int(np.flatnonzero(scales < 0)[0])} is negative")
     if isinstance(coding, Eden):
         check_eden_scales(scales, coding.bits, DecodeError)

@@ -58,11 +58,6 @@ def uniform_bits(seed: int, count: int, start: int = 0) -> np.ndarray:
     return words.astype("<u8").view("<u4")[start & 1 : (start & 1) + count]
 
 
-def uniforms(seed: int, count: int) -> np.ndarray:
-    """Uniforms u_e = uniform_bits[e] * 2**-32 in [0, 1), as float64."""
-    return uniform_bits(seed, count) * (2.0**-32)
-
-
 def sign_bits(seed: int, count: int) -> np.ndarray:
     """Bits b_0 .. b_{count-1} (uint8 0/1): b_e is bit (e & 63) of output(seed, e >> 6)."""
     words = outputs(seed, (count + 63) // 64)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from edge_sdk.wire import prng
-from edge_sdk.wire.bits import ceil_div
+from edge_sdk.wire.bits import CODE_BITS, ceil_div
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _BATCH_VALUES = 1 << 16
@@ -38,7 +38,6 @@ def _read_only(tables: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
 
 EDEN_CENTROIDS = _read_only({bits: _centroids(bits) for bits in _EDEN_BITS})
 EDEN_BOUNDARIES = _read_only({bits: (t[:-1] + t[1:]) / 2 for bits, t in EDEN_CENTROIDS.items()})
-UNIFORM_BITS = (1, 2, 4, 8)
 
 
 def _uniform_levels(bits: int) -> np.ndarray:
@@ -47,7 +46,7 @@ def _uniform_levels(bits: int) -> np.ndarray:
     return (2 * np.arange(top + 1) - top).astype(np.float64) / float(top)
 
 
-UNIFORM_LEVELS = _read_only({bits: _uniform_levels(bits) for bits in UNIFORM_BITS})
+UNIFORM_LEVELS = _read_only({bits: _uniform_levels(bits) for bits in CODE_BITS})
 
 
 def level_table(eden: bool, bits: int) -> np.ndarray:

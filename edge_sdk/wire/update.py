@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -145,7 +146,7 @@ def max_update_bytes(weights: Sequence[WeightLike], codec: str | Codec) -> int:
     codec = resolve_codec(codec)
     total = HEADER_BYTES + MAX_META_BYTES + CRC_BYTES
     for name, shape in spec_shapes(weights).items():
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         encoding = codec.for_tensor(n).resolve(n)
         total += record_header_size(name, len(shape), encoding) + layout(encoding, n).raw_size
     return total

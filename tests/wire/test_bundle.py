@@ -59,7 +59,7 @@ def test_meta_is_compact_sorted_utf8_json() -> None:
         (fp32_update(meta=b'{"a":1e999}'), "overflows a double"),
         (fp32_update(meta=b'{"a":"\xff"}'), "meta is not valid JSON"),
         (fp32_update(meta=b"[" * 100000), "meta length 100000"),
-        (fp32_update(meta=b"[" * 60000 + b"]" * 0), "meta is not valid JSON"),
+        (fp32_update(meta=b"[" * 60000), "meta is not valid JSON"),
     ],
 )
 def test_framing_errors_name_what_was_wrong(data: bytes, message: str) -> None:

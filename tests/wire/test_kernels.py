@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_sdk.wire import prng
+from edge_sdk.wire import prng, reference
 from edge_sdk.wire.kernels import FAST
 from edge_sdk.wire.reference import REFERENCE
 
@@ -52,12 +52,11 @@ def test_splitmix64_matches_the_published_sequence() -> None:
     assert prng.output(0, 0) == 16294208416658607535
 
 
-@given(seed=SEEDS, count=st.integers(0, 200))
-def test_vectorised_streams_match_scalar_definitions(seed: int, count: int) -> None:
-    from edge_sdk.wire import reference
-
+@given(seed=SEEDS, count=st.integers(0, 200), start=st.integers(0, 5))
+def test_vectorised_streams_match_scalar_definitions(seed: int, count: int, start: int) -> None:
     assert prng.outputs(seed, count).tolist() == [prng.output(seed, j) for j in range(count)]
-    assert prng.uniforms(seed, count).tolist() == [reference.uniform(seed, e) for e in range(count)]
+    uniforms = prng.uniform_bits(seed, count, start) * 2.0**-32
+    assert uniforms.tolist() == [reference.uniform(seed, e) for e in range(start, start + count)]
     assert prng.sign_bits(seed, count).tolist() == [int(reference.flip_bit(seed, e)) for e in range(count)]
 
 

@@ -31,7 +31,7 @@ from edge_sdk.wire import (
     encode_weights,
 )
 from edge_sdk.wire.bundle import KIND_UPDATE, KIND_WEIGHTS, encode_meta, read_bundle
-from edge_sdk.wire.encoding import Encoding, Quantiser, RandKParams, TopKParams
+from edge_sdk.wire.encoding import Encoding, Quantiser, RandKParams, TopKParams, Values
 from tests.wire.codec_helpers import specs_of
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors" / "codec"
@@ -111,13 +111,16 @@ def inputs(case: Case) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | N
     return tensors, (residual if case.kind == "update" else None)
 
 
-def tensor_codec_json(policy: TensorCodec) -> dict:
-    values = policy.values
+def values_json(values: Values) -> dict:
     return {
-        "values": {
-            "kind": type(values).__name__.lower(),
-            **({"bits": values.bits, "chunk": values.chunk} if isinstance(values, Quantiser) else {}),
-        },
+        "kind": type(values).__name__.lower(),
+        **({"bits": values.bits, "chunk": values.chunk} if isinstance(values, Quantiser) else {}),
+    }
+
+
+def tensor_codec_json(policy: TensorCodec) -> dict:
+    return {
+        "values": values_json(policy.values),
         "rotation": None if policy.rotation is None else {"max_log2_block": policy.rotation.max_log2_block},
         "sparsity": None
         if policy.sparsity is None
@@ -148,10 +151,7 @@ def encoding_json(encoding: Encoding) -> dict:
             "k": sparsity.k,
             **({"seed": str(sparsity.seed)} if isinstance(sparsity, RandKParams) else {}),
         },
-        "values": {
-            "kind": type(values).__name__.lower(),
-            **({"bits": values.bits, "chunk": values.chunk} if isinstance(values, Quantiser) else {}),
-        },
+        "values": values_json(values),
         "entropy": "zlib" if encoding.deflate else "none",
     }
 
