@@ -313,12 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"task_id": "t", "round": 1, "base_version": 0, "num_examples": 32, "metrics": {}}
         return encode_update(delta, "int8", seed=seed + 1, meta=meta)[0]
 
-    throughput = accumulate_throughput(specs, [template_for(seed) for seed in range(8)])
+    templates = [template_for(seed) for seed in range(8)]
+    throughput = accumulate_throughput(specs, templates)
     try:
-        run = run_ingest(args, model, template_for(0), work)
+        run = run_ingest(args, model, templates[0], work)
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the round's update log: about 100 kB per accepted update
-    report, details = summarise(args, run, throughput, params, len(template_for(0)))
+    report, details = summarise(args, run, throughput, params, len(templates[0]))
     print_table(args, report, details)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

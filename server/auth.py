@@ -1,8 +1,8 @@
 """Request authentication: signature headers, clock skew, device status, nonces, rate limits.
 
 The checks run in the order of docs/protocol.md §3. Device keys and live nonces are held in
-memory (loaded from the ledger at start-up); nonces are also written to the ledger by the
-caller, in the same transaction as the change the request makes.
+memory (loaded from the ledger at start-up); the caller queues each used nonce for the ledger
+(the timing driver flushes the queue every tick).
 """
 
 from __future__ import annotations
@@ -71,8 +71,7 @@ class Authenticator:
     """Verifies signed requests against the enrolled devices."""
 
     def __init__(self, devices: Mapping[str, tuple[bytes, bool]], *, rate: float, burst: float) -> None:
-        self._devices = {device: _Device(Ed25519PublicKey.from_public_bytes(key), revoked)
-                         for device, (key, revoked) in devices.items()}
+        self.reload(devices)
         self._nonces: dict[str, float] = {}
         self._next_purge = 0.0
         self.limiter = TokenBucket(rate, burst)
@@ -98,14 +97,7 @@ class Authenticator:
         if missing:
             raise ApiError("missing_signature", f"request is not signed: {missing[0]} is missing")
         signed = SignedHeaders(*values)  # type: ignore[arg-type]
-        try:
-            check_nonce(signed.nonce)
-            stamp = parse_timestamp(signed.timestamp)
-        except ProtocolError as exc:
-            raise ApiError("invalid_header", exc.message) from exc
-        if abs(now - stamp) > MAX_CLOCK_SKEW_S:
-            raise ApiError("stale_timestamp", f"timestamp {stamp} is more than {MAX_CLOCK_SKEW_S} s "
-                           f"from the server's clock ({int(now)})")
+        _check_fresh(signed.timestamp, signed.nonce, now)
         self._check_device(signed.device_id)
         return signed
 
@@ -147,13 +139,19 @@ class Authenticator:
         timestamp, nonce, signature = (signed.get(name) for name in SIGNING_HEADERS[1:])
         if not (timestamp and nonce and signature):
             raise ApiError("missing_signature", "enrolment must be signed by the key it registers")
-        try:
-            check_nonce(nonce)
-            stamp = parse_timestamp(timestamp)
-        except ProtocolError as exc:
-            raise ApiError("invalid_header", exc.message) from exc
-        if abs(now - stamp) > MAX_CLOCK_SKEW_S:
-            raise ApiError("stale_timestamp", f"timestamp {stamp} is more than {MAX_CLOCK_SKEW_S} s off")
+        _check_fresh(timestamp, nonce, now)
         message = canonical_request("POST", target, "", timestamp, nonce, body)
         if not verify_signature(public_key, message, signature):
             raise ApiError("invalid_signature", "the enrolment is not signed by public_key")
+
+
+def _check_fresh(timestamp: str, nonce: str, now: float) -> None:
+    """Header syntax (``invalid_header``) and clock skew (``stale_timestamp``) of a signed request."""
+    try:
+        check_nonce(nonce)
+        stamp = parse_timestamp(timestamp)
+    except ProtocolError as exc:
+        raise ApiError("invalid_header", exc.message) from exc
+    if abs(now - stamp) > MAX_CLOCK_SKEW_S:
+        raise ApiError("stale_timestamp", f"timestamp {stamp} is more than {MAX_CLOCK_SKEW_S} s "
+                       f"from the server's clock ({int(now)})")

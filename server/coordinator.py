@@ -232,7 +232,7 @@ class Coordinator:
         current.reserved += 1
         return Admit(current.number, 1.0)
 
-    def release(self, task: TaskRef) -> None:
+    def release(self) -> None:
         """Give back a reservation whose update could not be stored."""
         self.round.reserved -= 1
 

@@ -24,12 +24,12 @@ from server import ledger_ops as ops
 from server.auth import Authenticator
 from server.committer import GroupCommitter
 from server.config import ServerConfig
-from server.coordinator import Resume, Select, TaskRef, Wait
+from server.coordinator import Admit, Resume, Select, Wait
 from server.errors import ApiError
-from server.ingest import Rejected, check_update
+from server.ingest import CheckedUpdate, Rejected
 from server.ledger import Ledger, TaskRow
 from server.metrics import Metrics
-from server.rounds import RoundDriver, Weights, weights_key
+from server.rounds import RoundDriver, Weights, task_ref, weights_key
 from server.storage import FileBlobStore, FileUpdateLog
 
 TICK_S = 0.2
@@ -190,7 +190,7 @@ class Engine:
     async def _new_task(self, device_id: str, decision: Select) -> TaskRow:
         task = TaskRow("tsk_" + secrets.token_urlsafe(12), device_id, decision.round, decision.base_version,
                        secrets.randbelow(2**32), decision.deadline)
-        ref = TaskRef(task.task_id, device_id, task.round, task.base_version, task.deadline)
+        ref = task_ref(task)
         self.rounds.coordinator.assigned(ref)
         self._pending_tasks[task.task_id] = task
         try:
@@ -257,14 +257,14 @@ class Engine:
     async def _upload_locked(self, task: TaskRow, body: bytes, digest: str) -> p.UploadAck:
         prior = self.ledger.update_of(task.task_id)
         if prior is not None:
-            return self._repeat(task, prior.body_sha256, digest, prior.round)
+            return self._repeat(task, prior.body_sha256, digest)
         if self._uploads_in_flight >= self.config.devices.max_inflight_uploads:
             raise ApiError("rate_limited", "too many uploads in flight; retry shortly", retry_after=1)
         self._uploads_in_flight += 1
         try:
-            checked = await self.rounds.in_worker(self._check, task, body)
+            checked = await self.rounds.in_worker(self.rounds.check, task, body, self.config.training.norm_bound)
             verdict = await self.rounds.admit(task, time.time)
-            if not hasattr(verdict, "factor"):
+            if not isinstance(verdict, Admit):
                 code = "rate_limited" if verdict.code == "full" else verdict.code
                 self.rounds.reject(code)
                 raise ApiError(code, _REFUSALS[code], retry_after=1 if code == "rate_limited" else None)
@@ -276,25 +276,20 @@ class Engine:
             self._uploads_in_flight -= 1
         return p.UploadAck("accepted", task.task_id, task.round)
 
-    def _repeat(self, task: TaskRow, prior: str, digest: str, number: int) -> p.UploadAck:
+    def _repeat(self, task: TaskRow, prior: str, digest: str) -> p.UploadAck:
         if prior != digest:
             self.rounds.reject("conflict")
             raise ApiError("update_conflict", "a different update was already accepted for this task")
         self.metrics.inc("fedlite_updates_duplicate_total")
         return p.UploadAck("duplicate", task.task_id, task.round)
 
-    def _check(self, task: TaskRow, body: bytes) -> Any:
-        return check_update(body, self.rounds.trainable, task, max_bytes=self.rounds.max_update_bytes,
-                            norm_bound=self.config.training.norm_bound, need_norm=self.config.aggregation.needs_norms)
-
-    async def _store(self, task: TaskRow, body: bytes, digest: str, checked: Any, verdict: Any) -> None:
+    async def _store(self, task: TaskRow, body: bytes, digest: str, checked: CheckedUpdate, verdict: Admit) -> None:
         operation = ops.insert_update(task, verdict.round, digest, len(body), checked.meta, verdict.factor,
                                       time.time())
         try:
             await self.committer.submit(operation, append=(verdict.round, body))
         except BaseException:
-            self.rounds.coordinator.release(TaskRef(task.task_id, task.device_id, task.round,
-                                                    task.base_version, task.deadline))
+            self.rounds.coordinator.release()
             raise
         await self.rounds.count(task, checked, verdict.factor, len(body))
         await self.rounds.tick(time.time())

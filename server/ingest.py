@@ -11,7 +11,6 @@ reaches them only after it passed every check and was made durable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,10 +74,3 @@ def _check_meta(decoded: Any, task: TaskRow) -> UpdateMeta:
             raise Rejected("invalid_update", "meta_mismatch",
                            f"update meta {name} is {getattr(meta, name)!r}, the task's is {value!r}")
     return meta
-
-
-def weighted_metrics(totals: dict[str, float], meta: UpdateMeta, weight: float) -> None:
-    """Add an update's metrics, weighted by its number of examples, into ``totals``."""
-    for name, value in meta.metrics.items():
-        if math.isfinite(value):
-            totals[name] = totals.get(name, 0.0) + value * weight

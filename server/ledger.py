@@ -201,11 +201,3 @@ _UPDATE_COLUMNS = ("task_id, device_id, round, body_sha256, log_offset, length, 
 
 def _update_row(row: tuple) -> UpdateRow:
     return UpdateRow(*row[:8], metrics=json.loads(row[8]))
-
-
-def set_value(key: str, value: Any) -> Operation:
-    """An operation storing a JSON value in the key-value table."""
-    return lambda conn: conn.execute(
-        "INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, json.dumps(value)),
-    )

@@ -2,8 +2,8 @@
 
 Pure numpy over ``dict[str, ndarray]``; every result is float64 so it can feed a running sum or
 ``FedOpt.apply``. An *update* is a pair ``(tensors, weight)`` where the weight is the device's
-example count. Trimmed mean and median need every update at once, so they serve the buffered
-(FedBuff) path; the synchronous path streams a weighted sum instead.
+example count. Trimmed mean and median need every update at once (the server reads a round's
+updates back from its update log); the mean streams into a weighted running sum instead.
 """
 
 from __future__ import annotations

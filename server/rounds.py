@@ -79,15 +79,12 @@ class RoundDriver:
         self.coordinator = Coordinator(self.config.rounds, round_number=number, version=self.version, now=opened_at)
         self.coordinator.finished |= self.aggregator.budget_exhausted()
         for task in self.ledger.open_tasks(now):
-            self.coordinator.restore_task(_ref(task), now)
+            self.coordinator.restore_task(task_ref(task), now)
         self.accumulator = RoundAccumulator(self.trainable, self.config.aggregation)
         for row in self.ledger.updates_in_round(number):
             self.coordinator.restore_accepted(row.task_id, row.device_id)
-            task = self.ledger.task(row.task_id)
             body = self.log.read(number, row.log_offset, row.length)
-            checked = check_update(body, self.trainable, task, max_bytes=self.max_update_bytes, norm_bound=None,
-                                   need_norm=self.config.aggregation.needs_norms)
-            self.accumulator.add(checked, row.factor, row.length)
+            self.accumulator.add(self.check(self.ledger.task(row.task_id), body, None), row.factor, row.length)
         self._gauges()
 
     # ------------------------------------------------------------------ updates
@@ -96,7 +93,7 @@ class RoundDriver:
         """Reserve a place for an update of ``task`` (async mode waits while a buffer is published)."""
         give_up = time.monotonic() + wait_s
         while True:
-            verdict = self.coordinator.admit(_ref(task), now_fn())
+            verdict = self.coordinator.admit(task_ref(task), now_fn())
             if getattr(verdict, "code", None) != "full" or time.monotonic() > give_up:
                 return verdict
             changed = self._version_changed
@@ -104,6 +101,11 @@ class RoundDriver:
                 await asyncio.wait_for(changed.wait(), timeout=max(0.01, give_up - time.monotonic()))
             except asyncio.TimeoutError:
                 pass
+
+    def check(self, task: TaskRow, body: bytes, norm_bound: float | None) -> CheckedUpdate:
+        """Decode and validate an update of ``task`` (:func:`server.ingest.check_update`)."""
+        return check_update(body, self.trainable, task, max_bytes=self.max_update_bytes, norm_bound=norm_bound,
+                            need_norm=self.config.aggregation.needs_norms)
 
     def close(self) -> None:
         """Finish the summing thread's work."""
@@ -118,7 +120,7 @@ class RoundDriver:
         try:
             await self.in_worker(self.accumulator.add, checked, factor, nbytes)
         finally:
-            self.coordinator.accept(_ref(task))
+            self.coordinator.accept(task_ref(task))
         self.metrics.inc("fedlite_updates_accepted_total")
         self.metrics.inc("fedlite_update_bytes_total", nbytes)
         self.metrics.set("fedlite_round_accepted", self.accumulator.count)
@@ -229,7 +231,8 @@ class RoundDriver:
             self.metrics.set("fedlite_privacy_epsilon", epsilon)
 
 
-def _ref(task: TaskRow) -> TaskRef:
+def task_ref(task: TaskRow) -> TaskRef:
+    """What the coordinator knows of a stored task."""
     return TaskRef(task.task_id, task.device_id, task.round, task.base_version, task.deadline)
 
 

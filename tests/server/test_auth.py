@@ -74,3 +74,8 @@ def test_enrolment_needs_proof_of_possession(setup) -> None:
     auth.verify_enrolment(key.public_key_raw, signed, "/v1/enroll", body, NOW)
     other = DeviceKey.generate().public_key_raw
     assert code_of(lambda: auth.verify_enrolment(other, signed, "/v1/enroll", body, NOW)) == "invalid_signature"
+    stale = sign_request(key, "POST", "/v1/enroll", body, None, now=NOW - 301)
+    assert code_of(lambda: auth.verify_enrolment(key.public_key_raw, stale, "/v1/enroll", body, NOW)) \
+        == "stale_timestamp"
+    assert code_of(lambda: auth.verify_enrolment(key.public_key_raw, {}, "/v1/enroll", body, NOW)) \
+        == "missing_signature"
