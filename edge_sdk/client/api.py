@@ -62,7 +62,7 @@ class SigningTransport(Transport):
         return response
 
     def _learn_clock(self, response: Response) -> None:
-        server_time = response.header(protocol.HEADER_SERVER_TIME.lower())
+        server_time = response.header(protocol.HEADER_SERVER_TIME)
         if server_time is None or not server_time.isdigit():
             return
         offset = int(server_time) - self.clock()

@@ -89,8 +89,9 @@ class Client:
     """A FedLite device: ``with Client(config) as client: client.run(stop)``.
 
     ``transport`` replaces HTTPS (e.g. :class:`~edge_sdk.client.asgi.ASGITransport`); signing
-    and retries are layered on top of it either way, and its owner closes it. ``report(event, fields)`` receives progress:
-    ``checkin``, ``download``, ``epoch``, ``upload``, ``abandon``, ``wait``, ``error``.
+    and retries are layered on top of it either way, and its owner closes it.
+    ``report(event, fields)`` receives progress: ``enrolled``, ``checkin``, ``download``, ``data``,
+    ``epoch``, ``encoded``, ``upload``, ``abandon``, ``wait``, ``error`` (with ``phase`` and ``message``).
     """
 
     def __init__(self, config: ClientConfig, *, transport: Transport | None = None,
@@ -231,6 +232,6 @@ class Client:
             raw = self.state_dir.read_json("journal.json")
             state = r.RoundState.from_json(raw) if raw else r.RoundState()
         except (StateError, ValueError, KeyError, TypeError) as exc:  # the server's dedup makes afresh safe
-            self.report("error", message=f"journal.json unusable ({exc}); starting afresh")
+            self.report("error", message=f"journal.json unusable ({exc}); starting afresh", phase="resume")
             state = r.RoundState()
         return self.machine.resumed(state, self.now())

@@ -145,8 +145,9 @@ def _check_castable(array: np.ndarray, dtype: str, what: str) -> None:
 
 
 def _check_y(y: np.ndarray, count: int, manifest: Manifest, path: Path) -> np.ndarray:
-    if len(y) != count:
-        raise DataError(f"{path}: {count} examples but {len(y)} labels")
+    labels = len(y) if y.ndim else 0
+    if labels != count:
+        raise DataError(f"{path}: {count} examples but {labels} labels")
     _check_castable(y, "float64", f"{path}: y")
     if manifest.task == "regression":
         return _fit_shape(y, manifest, path).astype(manifest.label.dtype, copy=False)

@@ -19,9 +19,9 @@ import numpy as np
 from edge_sdk.client.api import ServerAPI
 from edge_sdk.client.errors import IntegrityError, RemoteProtocolError
 from edge_sdk.client.state import StateDir, append_durably
-from edge_sdk.wire.weights import decode_weights
 from edge_sdk.wire.manifest import WeightSpec
 from edge_sdk.wire.protocol import HEADER_DELTA_FROM, HEADER_SHA256, ModelRef, WeightsRef
+from edge_sdk.wire.weights import decode_weights
 
 Report = Callable[..., None]
 
@@ -79,6 +79,9 @@ class Downloads:
         end = min(start + self.range_bytes, ref.size) - 1
         response = self.api.get(ref.url, (start, end))
         if response.status == 200:  # the server ignored the range and sent everything
+            if len(response.body) < ref.size:  # asking again would get the same short body, forever
+                raise RemoteProtocolError(f"asked for bytes {start}-{end} of the model, got a whole body of "
+                                          f"{len(response.body)} bytes, not {ref.size}")
             self.state.write_bytes(part.relative_to(self.state.root).as_posix(), response.body)
             return
         match = _CONTENT_RANGE.fullmatch(response.header("content-range") or "")
@@ -103,8 +106,8 @@ class Downloads:
     def _fetch_weights(self, ref: WeightsRef, specs: Sequence[WeightSpec], since: int | None) -> dict[str, np.ndarray]:
         url = ref.url + ("" if since is None else f"{'&' if '?' in ref.url else '?'}since={since}")
         response = self.api.get(url)
-        delta_from = response.header(HEADER_DELTA_FROM.lower())
-        expected = ref.sha256 if delta_from is None else response.header(HEADER_SHA256.lower())
+        delta_from = response.header(HEADER_DELTA_FROM)
+        expected = ref.sha256 if delta_from is None else response.header(HEADER_SHA256)
         digest = hashlib.sha256(response.body).hexdigest()
         if digest != expected:
             raise IntegrityError(f"weights version {ref.version} failed verification "

@@ -122,6 +122,20 @@ def test_sigterm_while_waiting_exits_0_promptly(certs, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "device" / "journal.json").read_text())["phase"] == "idle"
 
 
+def test_a_corrupt_journal_is_reported_as_a_line_and_replaced(certs, tmp_path: Path, capsys) -> None:
+    (tmp_path / "data.npz").touch()
+    (tmp_path / "device").mkdir()
+    (tmp_path / "device" / "journal.json").write_text('{"phase": "upl')
+    peer = TLSPeer(certs.cert, certs.key, _waiting_server)
+    try:
+        assert main(_args(peer.url, certs.ca, tmp_path, "--token", "t", "--once")) == 0
+    finally:
+        peer.close()
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "error while in resume: journal.json unusable" in first and "starting afresh" in first
+    assert json.loads((tmp_path / "device" / "journal.json").read_text())["phase"] == "idle"
+
+
 @pytest.fixture
 def server(digits_cnn_tflite: Path, tmp_path: Path):
     with LiveServer(digits_cnn_tflite, tmp_path / "server", ["--round-size", "1"]) as live:

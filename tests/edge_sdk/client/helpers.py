@@ -36,21 +36,22 @@ def write_digits(path: Path, count: int = 200) -> Path:
     return path
 
 
-def accepted_updates(server: LiveServer | Path, device_id: str | None = None) -> list[tuple[str, int, str]]:
-    """(device_id, round, body_sha256) of every update the ledger of a server (or data dir) accepted."""
+def ledger_rows(server: LiveServer | Path, sql: str) -> list[tuple]:
+    """The rows ``sql`` selects from the ledger of a server (or of its data dir)."""
     data_dir = server if isinstance(server, Path) else server.data_dir
     ledger = Ledger(data_dir / "ledger.sqlite3")
     try:
-        rows = ledger.query("SELECT device_id, round, body_sha256 FROM updates ORDER BY rowid")
+        return ledger.query(sql)
     finally:
         ledger.close()
+
+
+def accepted_updates(server: LiveServer | Path, device_id: str | None = None) -> list[tuple[str, int, str]]:
+    """(device_id, round, body_sha256) of every update the ledger of a server (or data dir) accepted."""
+    rows = ledger_rows(server, "SELECT device_id, round, body_sha256 FROM updates ORDER BY rowid")
     return [row for row in rows if device_id is None or row[0] == device_id]
 
 
 def enrolled_devices(server: LiveServer) -> int:
     """How many devices the server's ledger knows."""
-    ledger = Ledger(server.data_dir / "ledger.sqlite3")
-    try:
-        return ledger.query("SELECT COUNT(*) FROM devices")[0][0]
-    finally:
-        ledger.close()
+    return ledger_rows(server, "SELECT COUNT(*) FROM devices")[0][0]

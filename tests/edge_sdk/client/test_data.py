@@ -68,6 +68,7 @@ def test_regression_labels_keep_their_values(tmp_path: Path) -> None:
         (np.zeros((4, 8, 8, 1)), np.array([0, 1, -1, 2]), r"labels range over \[-1, 2\]"),
         (np.zeros((4, 8, 8, 1)), np.array([0.0, 1.5, 2.0, 3.0]), "integer class indices"),
         (np.zeros((4, 8, 8, 1)), np.zeros(3), "4 examples but 3 labels"),
+        (np.zeros((4, 8, 8, 1)), np.array(3), "4 examples but 0 labels"),
         (np.full((4, 8, 8, 1), np.nan), np.zeros(4), "NaN"),
         (np.array([["a"] * 64] * 4).reshape(4, 8, 8, 1), np.zeros(4), "dtype <U1"),
         (np.zeros((0, 8, 8, 1)), np.zeros(0), "no examples"),

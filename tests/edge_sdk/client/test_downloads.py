@@ -70,6 +70,13 @@ def test_a_server_ignoring_ranges_still_works(tmp_path: Path) -> None:
     assert _downloads(tmp_path, ModelServer(ranges=False)).model(REF).read_bytes() == MODEL
 
 
+def test_a_short_whole_body_is_refused_not_asked_for_again_and_again(tmp_path: Path) -> None:
+    server = ModelServer(MODEL[:5000], ranges=False)
+    with pytest.raises(RemoteProtocolError, match="whole body of 5000 bytes, not 10240"):
+        _downloads(tmp_path, server).model(REF)
+    assert len(server.ranges_asked) == 1 and list((tmp_path / "models").iterdir()) == []
+
+
 def test_a_tampered_model_is_discarded(tmp_path: Path) -> None:
     tampered = MODEL[:5000] + b"X" + MODEL[5001:]
     with pytest.raises(IntegrityError, match="failed verification"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
 import ssl
@@ -101,8 +102,6 @@ def test_pin_mismatch_is_refused_before_the_request_is_sent(peers, pki, rogue_pk
 
 def test_pin_can_be_given_in_base64() -> None:
     digest = bytes(range(32))
-    import base64
-
     assert parse_pin("sha256/" + base64.b64encode(digest).decode()) == digest
     assert parse_pin(digest.hex()) == digest
     with pytest.raises(ValueError, match="SHA-256"):

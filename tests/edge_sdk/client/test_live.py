@@ -29,9 +29,8 @@ from edge_sdk.client import (
 )
 from edge_sdk.client.https import HTTPSConfig, HTTPSTransport, PinMismatchError, spki_sha256
 from edge_sdk.client.transport import Request, Response, Transport
-from server.ledger import Ledger
 from tests.conftest import REPO, subprocess_env
-from tests.edge_sdk.client.helpers import accepted_updates, enrolled_devices, write_digits
+from tests.edge_sdk.client.helpers import accepted_updates, enrolled_devices, ledger_rows, write_digits
 from tests.support.live_server import LiveServer
 
 FAST_ROUNDS = RoundPolicy(backoff_base_s=0.2, backoff_max_s=1.0, after_round_s=0.1)
@@ -247,13 +246,5 @@ def test_a_round_on_the_legacy_runtime(server: LiveServer, tmp_path: Path, digit
     events = _events(done.stdout)
     assert [e["status"] for e in events if e["event"] == "upload"] == ["accepted"]
     assert len(accepted_updates(server)) == 1
-    assert _reported_runtime(server).startswith("tflite-runtime 2.14")
-
-
-def _reported_runtime(server: LiveServer) -> str:
-    """The runtime the (only) enrolled device reported to the server."""
-    ledger = Ledger(server.data_dir / "ledger.sqlite3")
-    try:
-        return ledger.query("SELECT runtime FROM devices")[0][0]
-    finally:
-        ledger.close()
+    ((runtime,),) = ledger_rows(server, "SELECT runtime FROM devices")  # the only enrolled device
+    assert runtime.startswith("tflite-runtime 2.14")
