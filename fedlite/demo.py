@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk._lazy import MissingDependencyError, import_optional
+from edge_sdk.runtime import INSTALL_HINT, RUNTIME_CANDIDATES
 from fedlite import runs
 from fedlite.demo_run import DemoError, DemoRun, Workspace, write_certificate, write_data
 from fedlite.model_cache import ExampleModelError, cached_model_path, ensure_model
@@ -36,7 +37,6 @@ from fedlite.settings import DEFAULT_CODEC, RunSettings
 
 DEMO_EPOCHS = 5  # local epochs per round: few rounds to 90% with 10 devices (benchmarks use 1)
 MAX_DEVICES = 64  # one process each; larger fleets belong in fedlite simulate
-RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,8 +59,8 @@ def check_dependencies() -> None:
     import_optional("uvicorn", "'fedlite[server]'")
     import_optional("starlette", "'fedlite[server]'")
     import_optional("sklearn", "'fedlite[demo]'  (scikit-learn holds the digits data)")
-    if not any(importlib.util.find_spec(name) for name in RUNTIMES):
-        raise MissingDependencyError("no TFLite runtime found; install one with: pip install ai-edge-litert")
+    if not any(importlib.util.find_spec(module.partition(".")[0]) for module, _ in RUNTIME_CANDIDATES):
+        raise MissingDependencyError(f"no TFLite runtime found; install one with: pip install {INSTALL_HINT}")
 
 
 def check_port(port: int) -> int:

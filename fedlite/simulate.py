@@ -84,10 +84,8 @@ def run_simulation(settings: RunSettings, behaviour: FleetBehaviour, model: Path
     """Run one simulation on the digits data (``data``, or loaded) in a temporary server directory."""
     data = data or load_data(settings)
     with tempfile.TemporaryDirectory(prefix="fedlite-simulate-", dir=scratch_root()) as work:
-        simulation = Simulation(settings, behaviour, model, Path(work), data=data,
-                                on_progress=progress.round_progress if progress else lambda *_: None,
-                                on_round=progress.round_done if progress else lambda _: None)
-        return simulation.run()
+        shown = {"on_progress": progress.round_progress, "on_round": progress.round_done} if progress else {}
+        return Simulation(settings, behaviour, model, Path(work), data=data, **shown).run()
 
 
 def _plan(settings: RunSettings, behaviour: FleetBehaviour, train_examples: int) -> str:
